@@ -1,0 +1,19 @@
+"""``crowdquake bench``: performance benchmarks that print figures against an in-run baseline."""
+
+from __future__ import annotations
+
+import click
+
+from crowdquake.cli import LazyGroup
+
+BENCHES: dict[str, str] = {
+    "ingest": "crowdquake.cli.bench_ingest:bench_ingest",
+    "pipeline": "crowdquake.cli.bench_pipeline:bench_pipeline",
+    "association": "crowdquake.cli.bench_association:bench_association",
+    "edge": "crowdquake.cli.bench_edge:bench_edge",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=BENCHES)
+def bench() -> None:
+    """Run a benchmark; each prints its figures and the ratio to a baseline of the same run."""

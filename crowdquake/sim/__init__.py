@@ -1,0 +1,1 @@
+"""Scenario simulator and evaluation harness (uses the domain, never storage)."""

@@ -1,0 +1,1 @@
+"""Re-implementations of the peers' published methods, for evaluation only."""
