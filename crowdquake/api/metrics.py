@@ -1,0 +1,71 @@
+"""Prometheus metrics of the web edge: request counts and latency, ingest counters.
+
+Each app owns its registry (no module-level state). Under gunicorn set ``PROMETHEUS_MULTIPROC_DIR``
+(``crowdquake serve`` does) so ``/metrics`` aggregates every worker process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "crowdquake_http_requests",
+            "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "crowdquake_http_request_duration_seconds",
+            "HTTP request latency by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.triggers = Counter(
+            "crowdquake_triggers_ingested",
+            "Triggers accepted, by outcome (created, replayed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.heartbeats = Counter(
+            "crowdquake_heartbeats", "Heartbeats accepted", registry=self.registry
+        )
+
+    def exposition(self) -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    def install(self, app: Flask) -> None:
+        @app.before_request
+        def _start_timer() -> None:
+            g.request_started = time.perf_counter()
+
+        @app.after_request
+        def _observe(response: Response) -> Response:
+            started = g.get("request_started")
+            endpoint = request.endpoint or "unmatched"
+            if started is not None:
+                self.latency.labels(endpoint).observe(time.perf_counter() - started)
+            self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+            return response

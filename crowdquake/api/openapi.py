@@ -1,0 +1,173 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, generated from the pydantic models.
+
+``crowdquake openapi`` writes it to ``crowdquake/api/openapi.json`` (checked in); a test keeps the
+two equal, so the published contract cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from crowdquake import __version__
+from crowdquake.api import schemas
+
+CHECKED_IN = Path(__file__).with_name("openapi.json")
+REF = "#/components/schemas/{model}"
+
+_MODELS: list[type[BaseModel]] = [
+    schemas.DeviceRegistration,
+    schemas.DeviceRegistered,
+    schemas.HeartbeatIn,
+    schemas.HeartbeatOut,
+    schemas.TriggerIn,
+    schemas.TriggerBatchIn,
+    schemas.TriggerOut,
+    schemas.TriggerAccepted,
+    schemas.TriggerBatchAccepted,
+    schemas.Problem,
+]
+
+ERRORS = {
+    "400": "Body is not JSON",
+    "401": "Missing or invalid device token",
+    "403": "Device is blocked",
+    "404": "Not found (or another device's resource)",
+    "409": "Trigger id reused with a different body",
+    "413": "Body larger than the configured limit",
+    "422": "Schema or physical-range violation; `errors` lists field paths",
+    "429": "Per-device rate limit; see Retry-After",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _responses(ok: dict[str, tuple[str, type[BaseModel] | None]], errors: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, (description, model) in ok.items():
+        out[status] = {"description": description}
+        if model is not None:
+            out[status]["content"] = {"application/json": {"schema": _ref(model)}}
+    for status in errors:
+        out[status] = {
+            "description": ERRORS[status],
+            "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
+        }
+    return out
+
+
+AUTH = [{"deviceToken": []}]
+INGEST_ERRORS = ["400", "401", "403", "413", "422", "429"]
+
+
+def build_openapi() -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        [(m, "validation" if m.__name__.endswith("In") or m.__name__ == "DeviceRegistration"
+          else "serialization") for m in _MODELS],
+        ref_template=REF,
+    )
+    trigger_id = {
+        "name": "trigger_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "crowdquake ingest API",
+            "version": __version__,
+            "description": "Phones register, send heartbeats and post triggers. Errors are RFC 7807 "
+            "problem+json documents with per-field messages.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/devices": {
+                "post": {
+                    "summary": "Register a phone; the token is shown once",
+                    "operationId": "registerDevice",
+                    "requestBody": _json_body(schemas.DeviceRegistration),
+                    "responses": _responses(
+                        {"201": ("Registered", schemas.DeviceRegistered)},
+                        ["400", "413", "422", "429"],
+                    ),
+                }
+            },
+            "/heartbeats": {
+                "post": {
+                    "summary": "Report position (stored coarsened), steadiness and clock offset",
+                    "operationId": "postHeartbeat",
+                    "security": AUTH,
+                    "requestBody": _json_body(schemas.HeartbeatIn),
+                    "responses": _responses(
+                        {
+                            "200": ("State updated", schemas.HeartbeatOut),
+                            "201": ("First heartbeat of this device", schemas.HeartbeatOut),
+                        },
+                        INGEST_ERRORS,
+                    ),
+                }
+            },
+            "/triggers": {
+                "post": {
+                    "summary": "Post one trigger; idempotent on its client UUID",
+                    "operationId": "postTrigger",
+                    "security": AUTH,
+                    "requestBody": _json_body(schemas.TriggerIn),
+                    "responses": _responses(
+                        {
+                            "201": ("Stored", schemas.TriggerAccepted),
+                            "200": ("Identical replay of a stored trigger", schemas.TriggerAccepted),
+                        },
+                        [*INGEST_ERRORS, "409"],
+                    ),
+                }
+            },
+            "/triggers:batch": {
+                "post": {
+                    "summary": "Post several triggers; all-or-nothing validation",
+                    "operationId": "postTriggerBatch",
+                    "security": AUTH,
+                    "requestBody": _json_body(schemas.TriggerBatchIn),
+                    "responses": _responses(
+                        {
+                            "201": ("Stored (some may be replays)", schemas.TriggerBatchAccepted),
+                            "200": ("All were identical replays", schemas.TriggerBatchAccepted),
+                        },
+                        [*INGEST_ERRORS, "409"],
+                    ),
+                }
+            },
+            "/triggers/{trigger_id}": {
+                "get": {
+                    "summary": "One of this device's triggers",
+                    "operationId": "getTrigger",
+                    "security": AUTH,
+                    "parameters": [trigger_id],
+                    "responses": _responses(
+                        {"200": ("The trigger", schemas.TriggerOut)},
+                        ["401", "403", "404", "429"],
+                    ),
+                }
+            },
+        },
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {
+                "deviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token returned by POST /devices",
+                }
+            },
+        },
+    }

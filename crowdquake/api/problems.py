@@ -1,0 +1,95 @@
+"""RFC 7807 problem+json responses for every error the web edge can return."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask import Flask, Response, json, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from crowdquake.services.errors import FieldError, RateLimited, ServiceError
+
+PROBLEM_MIME = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: Iterable[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "errors": [{"field": e.field, "message": e.message, "type": e.type} for e in errors],
+    }
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    """``("triggers", 2, "latitude")`` -> ``triggers[2].latitude``."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+class MalformedBody(Exception):
+    """The body is not JSON at all (400), as opposed to JSON that breaks the schema (422)."""
+
+
+def validation_problem(exc: ValidationError) -> Response:
+    errors = [
+        FieldError(field_path(err["loc"]), err["msg"], err["type"]) for err in exc.errors()
+    ]
+    return problem(422, "Unprocessable content", "the request body does not match the schema", errors)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        return problem(exc.status, exc.title, exc.detail, exc.errors)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError) -> Response:
+        return validation_problem(exc)
+
+    @app.errorhandler(MalformedBody)
+    def _malformed(exc: MalformedBody) -> Response:
+        return problem(400, "Bad request", str(exc))
+
+    @app.errorhandler(RateLimited)
+    def _rate_limited(exc: RateLimited) -> Response:
+        return problem(
+            429, "Too many requests", exc.detail, headers={"Retry-After": str(exc.retry_after_s)}
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        detail = exc.description or exc.name
+        if status == 413:
+            detail = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        response = problem(status, exc.name, detail)
+        if status == 405 and exc.response is None:
+            valid = getattr(exc, "valid_methods", None)
+            if valid:
+                response.headers["Allow"] = ", ".join(valid)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal server error", "unexpected error; it has been logged")

@@ -1,0 +1,172 @@
+"""``/api/v1`` ingest endpoints: parse -> service -> serialise, nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, json, request
+
+from crowdquake.api import schemas
+from crowdquake.api.request import authenticated_device, enforce_rate_limit, parse_body
+from crowdquake.services import devices, heartbeats, triggers
+from crowdquake.web import after_commit, container, get_session, transactional
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def _json(model: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(model.model_dump_json(), status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _trigger_context() -> dict[str, Any]:
+    settings = container().settings
+    return {
+        "now": container().clock.now(),
+        "max_future_skew_s": settings.max_future_skew_s,
+        "max_age_s": settings.max_trigger_age_s,
+        "max_batch": settings.max_batch_triggers,
+    }
+
+
+def _to_input(item: schemas.TriggerIn) -> triggers.TriggerInput:
+    return triggers.TriggerInput(
+        id=item.id,
+        device_time=item.trigger_time,
+        clock_offset_s=item.clock_offset_s,
+        lat_deg=item.latitude,
+        lon_deg=item.longitude,
+        accuracy_m=item.accuracy_m,
+        pga_ms2=item.pga_ms2,
+        score=item.score,
+        model_version=item.model_version,
+        phase_hint=item.phase_hint,
+    )
+
+
+def _ingest(items: list[schemas.TriggerIn], device_id: uuid.UUID) -> list[triggers.IngestedTrigger]:
+    services = container()
+    results = triggers.ingest_triggers(
+        get_session(),
+        device_id,
+        [_to_input(item) for item in items],
+        now=services.clock.now(),
+        cell_resolution=services.settings.heartbeat_cell_resolution,
+    )
+    created = [r for r in results if r.created]
+    services.metrics.triggers.labels("created").inc(len(created))
+    services.metrics.triggers.labels("replayed").inc(len(results) - len(created))
+    if created:
+        regions = {r.region_key for r in created}
+        after_commit(lambda: services.trigger_sink.triggers_committed(regions))
+    return results
+
+
+def _accepted(result: triggers.IngestedTrigger) -> schemas.TriggerAccepted:
+    return schemas.TriggerAccepted(
+        id=result.id,
+        created=result.created,
+        trigger_time=result.trigger_time,
+        received_at=result.received_at,
+    )
+
+
+@bp.post("/devices")
+@transactional
+def register_device() -> Response:
+    enforce_rate_limit(f"ip:{request.remote_addr}")
+    body = parse_body(schemas.DeviceRegistration)
+    registered = devices.register_device(
+        get_session(),
+        platform=body.platform,
+        app_version=body.app_version,
+        model_version=body.model_version,
+        now=container().clock.now(),
+    )
+    out = schemas.DeviceRegistered(device_id=registered.device_id, token=registered.token)
+    return _json(out, 201, {"Cache-Control": "no-store"})
+
+
+@bp.post("/heartbeats")
+@transactional
+def post_heartbeat() -> Response:
+    device = authenticated_device()
+    body = parse_body(schemas.HeartbeatIn)
+    services = container()
+    result = heartbeats.record_heartbeat(
+        get_session(),
+        device.device_id,
+        heartbeats.HeartbeatInput(
+            lat_deg=body.latitude,
+            lon_deg=body.longitude,
+            accuracy_m=body.accuracy_m,
+            steady=body.steady,
+            charging=body.charging,
+            app_version=body.app_version,
+            model_version=body.model_version,
+            clock_offset_s=body.clock_offset_s,
+        ),
+        now=services.clock.now(),
+        cell_resolution=services.settings.heartbeat_cell_resolution,
+    )
+    services.metrics.heartbeats.inc()
+    out = schemas.HeartbeatOut(
+        device_id=result.device_id,
+        cell=result.cell,
+        latitude=result.lat_deg,
+        longitude=result.lon_deg,
+        last_heartbeat_at=result.last_heartbeat_at,
+    )
+    return _json(out, 201 if result.created else 200)
+
+
+@bp.post("/triggers")
+@transactional
+def post_trigger() -> Response:
+    device = authenticated_device()
+    body = parse_body(schemas.TriggerIn, _trigger_context())
+    (result,) = _ingest([body], device.device_id)
+    status = 201 if result.created else 200
+    return _json(_accepted(result), status, {"Location": f"{bp.url_prefix}/triggers/{result.id}"})
+
+
+@bp.post("/triggers:batch")
+@transactional
+def post_trigger_batch() -> Response:
+    device = authenticated_device()
+    body = parse_body(schemas.TriggerBatchIn, _trigger_context())
+    results = _ingest(body.triggers, device.device_id)
+    status = 201 if any(r.created for r in results) else 200
+    return _json(schemas.TriggerBatchAccepted(triggers=[_accepted(r) for r in results]), status)
+
+
+@bp.get("/triggers/<uuid:trigger_id>")
+@transactional
+def get_trigger(trigger_id: uuid.UUID) -> Response:
+    device = authenticated_device()
+    row = triggers.get_trigger(get_session(), device.device_id, trigger_id)
+    out = schemas.TriggerOut(
+        id=row.id,
+        trigger_time=row.trigger_time,
+        received_at=row.received_at,
+        latitude=row.lat_deg,
+        longitude=row.lon_deg,
+        accuracy_m=row.accuracy_m,
+        pga_ms2=row.pga_ms2,
+        score=row.score,
+        model_version=row.model_version,
+        phase_hint=row.phase_hint,  # type: ignore[arg-type]
+        status=row.status,
+        event_id=row.event_id,
+    )
+    return _json(out)
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    from crowdquake.api.openapi import build_openapi
+
+    return Response(json.dumps(build_openapi()), mimetype="application/json")

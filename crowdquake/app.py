@@ -1,0 +1,49 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from crowdquake.config import Settings
+from crowdquake.services.ports import Clock, NullTriggerSink, SystemClock, TriggerSink
+from crowdquake.storage.session import make_engine, make_session_factory
+from crowdquake.web import EXTENSION, Container, install_session_teardown
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    trigger_sink: TriggerSink | None = None,
+    session_factory: object | None = None,
+) -> Flask:
+    """Build the app. Tests may pass a ``session_factory`` bound to a rolled-back connection."""
+    from crowdquake.api import ops, views
+    from crowdquake.api.metrics import Metrics
+    from crowdquake.api.problems import register_error_handlers
+    from crowdquake.api.ratelimit import make_rate_limiter
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    engine = make_engine(settings.database_url)
+    metrics = Metrics()
+    app.extensions[EXTENSION] = Container(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory or make_session_factory(engine),  # type: ignore[arg-type]
+        clock=clock or SystemClock(),
+        trigger_sink=trigger_sink or NullTriggerSink(),
+        rate_limiter=make_rate_limiter(settings.rate_limit_storage_url),
+        metrics=metrics,
+    )
+    install_session_teardown(app)
+    metrics.install(app)
+    register_error_handlers(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(ops.bp)
+    return app

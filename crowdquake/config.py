@@ -1,0 +1,145 @@
+"""Typed settings, read once from ``CROWDQUAKE_*`` environment variables.
+
+``Settings.from_env()`` is the only place that reads the environment; everything else receives a
+``Settings`` instance. Tests build their own with ``dataclasses.replace`` or keyword arguments.
+The README's configuration table is generated from ``SETTINGS_DOC`` below, so the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CROWDQUAKE_"
+DEFAULT_INSTANCE_DIR = Path("instance")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of the service; field name ``x`` is read from ``CROWDQUAKE_X``."""
+
+    # Storage and messaging
+    database_url: str = ""
+    broker_url: str = ""
+    result_backend: str = ""
+    instance_dir: str = str(DEFAULT_INSTANCE_DIR)
+    rate_limit_storage_url: str = "memory://"
+    # Web
+    bind: str = "127.0.0.1:8000"
+    web_workers: int = 2
+    web_threads: int = 1
+    max_request_bytes: int = 256 * 1024
+    max_batch_triggers: int = 500
+    rate_limit_per_minute: int = 120
+    # Trigger acceptance window
+    max_future_skew_s: float = 30.0
+    max_trigger_age_s: float = 3600.0
+    # Privacy and freshness
+    heartbeat_cell_resolution: int = 7
+    trigger_retention_days: int = 30
+    active_heartbeat_max_age_s: float = 1800.0
+    # Embedded broker
+    broker_poll_interval_s: float = 0.05
+    # Misc
+    log_level: str = "INFO"
+    secret_key: str = field(default="dev-only-change-me", repr=False)
+
+    def __post_init__(self) -> None:
+        instance = Path(self.instance_dir)
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite:///{(instance / 'crowdquake.sqlite3').resolve()}"
+            )
+        if not self.broker_url:
+            object.__setattr__(
+                self, "broker_url", f"sqla+sqlite:///{(instance / 'broker.sqlite3').resolve()}"
+            )
+        if not self.result_backend:
+            object.__setattr__(
+                self, "result_backend", f"db+sqlite:///{(instance / 'results.sqlite3').resolve()}"
+            )
+        _check_positive(self)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith(("sqla+", "filesystem:", "memory:"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), then apply ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _coerce(name: str, type_name: object, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _check_positive(settings: Settings) -> None:
+    for name in (
+        "web_workers",
+        "web_threads",
+        "max_request_bytes",
+        "max_batch_triggers",
+        "rate_limit_per_minute",
+        "max_trigger_age_s",
+        "active_heartbeat_max_age_s",
+        "broker_poll_interval_s",
+    ):
+        if getattr(settings, name) <= 0:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if not 0 <= settings.heartbeat_cell_resolution <= 15:
+        raise ValueError(f"{ENV_PREFIX}HEARTBEAT_CELL_RESOLUTION must be an H3 resolution 0-15")
+
+
+SETTINGS_DOC: dict[str, str] = {
+    "database_url": "SQLAlchemy URL. PostgreSQL: `postgresql+psycopg://user@host/db`. "
+    "Default: SQLite file `instance/crowdquake.sqlite3`",
+    "broker_url": "Celery broker. Production: `redis://127.0.0.1:6379/0` (or `amqp://`). "
+    "Default: server-less `sqla+sqlite:///instance/broker.sqlite3`",
+    "result_backend": "Celery result backend. Default: `db+sqlite:///instance/results.sqlite3`",
+    "instance_dir": "Folder for the embedded SQLite files",
+    "rate_limit_storage_url": "`memory://` (per web process) or a `redis://` URL (shared by all)",
+    "bind": "Address `crowdquake serve` listens on",
+    "web_workers": "gunicorn worker processes for `crowdquake serve`",
+    "web_threads": "threads per gunicorn worker (>1 selects the gthread worker)",
+    "max_request_bytes": "Largest request body accepted; larger is 413",
+    "max_batch_triggers": "Most triggers in one `POST /api/v1/triggers:batch`",
+    "rate_limit_per_minute": "Requests per device per minute on ingest endpoints; more is 429",
+    "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
+    "max_trigger_age_s": "A corrected trigger time older than this is 422",
+    "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",
+    "trigger_retention_days": "Days raw trigger positions are kept",
+    "active_heartbeat_max_age_s": "A device is active if its steady heartbeat is this fresh",
+    "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",
+    "log_level": "Python logging level",
+    "secret_key": "Flask secret key (console sessions). Set it in production",
+}

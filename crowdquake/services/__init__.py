@@ -1,0 +1,1 @@
+"""Use cases. Each takes a Session (and small ports), flushes but never commits."""

@@ -1,0 +1,19 @@
+"""All tables; importing this package registers them on ``Base.metadata``."""
+
+from crowdquake.storage.models.devices import Device, DeviceState
+from crowdquake.storage.models.events import Alert, Event, EventRevision, EventTrigger
+from crowdquake.storage.models.operators import AuditLog, Operator
+from crowdquake.storage.models.triggers import Trigger, Waveform
+
+__all__ = [
+    "Alert",
+    "AuditLog",
+    "Device",
+    "DeviceState",
+    "Event",
+    "EventRevision",
+    "EventTrigger",
+    "Operator",
+    "Trigger",
+    "Waveform",
+]
