@@ -110,6 +110,7 @@ class EventEstimate:
     detected_at_s: float
     confirmed: bool
     method: str
+    merged_into: str | None = None  # set once when this event was merged into another key
 
     @property
     def n_triggers(self) -> int:

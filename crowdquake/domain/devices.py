@@ -1,0 +1,82 @@
+"""Active phones aggregated per H3 cell: the denominators of every statistic.
+
+Built once per `set_active_devices` (vectorised + one h3 call per phone) so that an update
+never loops over phones: neighbourhood counts are dictionary sums over <= 19 cells and
+"cells within R km" is one k-d tree query over populated cell centres (Earth-centred xyz).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from crowdquake.domain.cells import cell_center, cell_of, neighbourhood
+from crowdquake.domain.geodesy import arc_to_chord_km, to_xyz_km
+from crowdquake.domain.types import ActiveDevices, FloatArray
+
+
+class DeviceIndex:
+    """Per-cell counts of active phones, their cell centres and a k-d tree over them.
+
+    >>> import numpy as np
+    >>> idx = DeviceIndex(ActiveDevices(("a", "b", "c"), np.array([37.87, 37.87, 38.5]),
+    ...                                 np.array([-122.27, -122.27, -122.0])), resolution=6)
+    >>> idx.n_devices, idx.n_cells
+    (3, 2)
+    >>> idx.neighbourhood_count(cell_of(37.87, -122.27, 6), 1)
+    2
+    """
+
+    def __init__(self, devices: ActiveDevices, resolution: int) -> None:
+        self.resolution = resolution
+        self.n_devices = len(devices)
+        lat = np.asarray(devices.lat_deg, dtype=float)
+        lon = np.asarray(devices.lon_deg, dtype=float)
+        device_cells = [
+            cell_of(a, b, resolution) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)
+        ]
+        self.cell_of_device: dict[str, str] = dict(
+            zip(devices.device_ids, device_cells, strict=True)
+        )
+        cells, counts = (
+            np.unique(np.array(device_cells, dtype=object), return_counts=True)
+            if device_cells
+            else (np.zeros(0, dtype=object), np.zeros(0, dtype=int))
+        )
+        self.cells: list[str] = [str(c) for c in cells]
+        self.counts: FloatArray = counts.astype(float)
+        self.cell_index: dict[str, int] = {c: i for i, c in enumerate(self.cells)}
+        centres = [cell_center(c) for c in self.cells]
+        self.cell_lat = np.array([c[0] for c in centres], dtype=float)
+        self.cell_lon = np.array([c[1] for c in centres], dtype=float)
+        self._tree = cKDTree(to_xyz_km(self.cell_lat, self.cell_lon)) if self.cells else None
+        self._nbhd_cache: dict[tuple[str, int], tuple[list[str], int]] = {}
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    def count(self, cell: str) -> int:
+        i = self.cell_index.get(cell)
+        return 0 if i is None else int(self.counts[i])
+
+    def neighbourhood(self, cell: str, k_rings: int) -> tuple[list[str], int]:
+        """Cells of the k-ring disk and their total active phones (cached per cell)."""
+        key = (cell, k_rings)
+        hit = self._nbhd_cache.get(key)
+        if hit is None:
+            cells = neighbourhood(cell, k_rings)
+            hit = (cells, sum(self.count(c) for c in cells))
+            self._nbhd_cache[key] = hit
+        return hit
+
+    def neighbourhood_count(self, cell: str, k_rings: int) -> int:
+        return self.neighbourhood(cell, k_rings)[1]
+
+    def cells_within(self, lat_deg: float, lon_deg: float, radius_km: float) -> np.ndarray:
+        """Indices of populated cells whose centre lies within ``radius_km`` (arc) of a point."""
+        if self._tree is None or radius_km <= 0.0:
+            return np.zeros(0, dtype=int)
+        centre = to_xyz_km(lat_deg, lon_deg)[0]
+        idx = self._tree.query_ball_point(centre, arc_to_chord_km(radius_km))
+        return np.asarray(sorted(idx), dtype=int)

@@ -1,0 +1,90 @@
+"""Every tunable of the detection science, with its unit and where its default comes from.
+
+One frozen object is passed down to every domain function so that a scenario, a test or the
+service can change a number in one place (``dataclasses.replace(params, window_s=5.0)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionParams:
+    """Parameters of detection, association, location, magnitude and alerting.
+
+    Sources: MyShake = Kong et al. (2016) Sci. Adv. 2(2) e1501055 and Kong et al. (2020)
+    SRL 91(4) 2206-2215; BA08 = Boore & Atkinson (2008) Earthq. Spectra 24(1) 99-138;
+    WGRW12 = Worden et al. (2012) BSSA 102(1) 204-221; WC94 = Wells & Coppersmith (1994)
+    BSSA 84(4) 974-1002.
+    """
+
+    # --- velocity model (MyShake uses a homogeneous crust with these speeds) ---
+    vp_km_s: float = 6.1  # P speed, km/s (MyShake)
+    vs_km_s: float = 3.55  # S speed, km/s (MyShake)
+    default_depth_km: float = 8.0  # fixed hypocentral depth, km (typical crustal, MyShake 2020)
+    free_depth: bool = False  # solve for depth too (needs many triggers near the source)
+
+    # --- cells and denominators ---
+    h3_resolution: int = 6  # statistic cells, avg edge 3.7 km (h3 docs); ~MyShake 10-km cells
+    neighbourhood_k_rings: int = 2  # cell neighbourhood = grid_disk(cell, k): radius ~13 km
+    region_h3_resolution: int = (
+        2  # work partition / "region" of the false-rate target (~86,000 km²)
+    )
+    active_heartbeat_max_age_s: float = 1800.0  # a steady heartbeat younger than this = active
+    device_memory_s: float = 3600.0  # a device that triggered this recently is known to be alive
+
+    # --- detection statistic ---
+    window_s: float = 10.0  # counting window W, s
+    background_rate_per_device_hour: float = (
+        0.2  # prior false triggers /device/h (MyShake 0.13-0.23)
+    )
+    background_prior_device_hours: float = 50.0  # strength of the Gamma prior, device-hours
+    local_rate_lookback_s: float = 60.0  # window before W used to see a raised local noise rate
+    target_false_events_per_region_year: float = 1.0  # before the wave-consistency check
+    min_triggers: int = 4  # fewest wave-consistent triggers for a declaration
+    min_consistent_fraction: float = (
+        0.6  # of the window's neighbourhood triggers, for a declaration
+    )
+    min_aperture_km: float = 1.0  # spread of consistent triggers: rejects one shaking building
+    max_candidate_triggers: int = 60  # earliest triggers of a candidate used by the check
+
+    # --- association ---
+    tolerance_s: float = 1.5  # |t - (t0 + T)| accepted, s (pick scatter ~0.5 s, MyShake)
+    tolerance_per_km_s: float = 0.05  # extra tolerance per km of location uncertainty, s/km
+    max_association_distance_km: float = 600.0  # hard cap on source-phone distance
+    event_expiry_s: float = 300.0  # an event without new triggers for this long is retired
+    merge_distance_km: float = 25.0  # two events closer than this in space ...
+    merge_time_s: float = 4.0  # ... and in origin time are one earthquake
+    relocate_growth: float = 1.25  # relocate when the trigger count grew by this factor
+    relocate_max_triggers: int = 400  # triggers used by one relocation (deterministic subsample)
+    pool_retention_s: float = 180.0  # unassociated triggers kept this long, s
+
+    # --- location ---
+    grid_half_width_km: float = 40.0  # grid-search half width around the trigger centroid, km
+    grid_nodes_per_side: int = 41  # grid-search resolution
+    soft_l1_scale_s: float = 0.5  # f_scale of the soft_l1 loss, s (~ pick scatter)
+    negative_evidence_weight: float = 1.0  # weight of silent-device penalty (0 disables)
+    negative_evidence_radius_km: float = 60.0  # silent cells considered around the trial source
+
+    # --- magnitude ---
+    trigger_threshold_ms2: float = 0.0981  # phone trigger threshold, 0.01 g (MyShake)
+    phone_efficiency: float = 0.8  # fraction of would-be triggers that arrive (MyShake: 20% lost)
+    phone_sigma_ln: float = 0.7  # ln-PGA scatter phone vs GMPE (BA08 total 0.564 + coupling)
+    vs30_m_s: float = 760.0  # site condition for the GMPE (BA08 reference rock)
+    magnitude_min: float = 2.0
+    magnitude_max: float = 9.2
+    magnitude_step: float = 0.02
+    magnitude_prior_b_value: float = 1.0  # Gutenberg-Richter prior slope (0 = flat prior)
+    finite_fault_correction: bool = True  # Rjb from epicentral distance minus L/4 (WC94 length)
+    silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
+
+    # --- alerting (Android style levels, WGRW12 intensity) ---
+    alert_h3_resolution: int = 5  # alert cells, avg edge 9.9 km
+    alert_be_aware_mmi: float = 3.0  # MMI 3-4 -> "be_aware"
+    alert_take_action_mmi: float = 5.0  # MMI >= 5 -> "take_action"
+    alert_max_radius_km: float = 800.0
+
+    # --- bookkeeping ---
+    confirm_min_triggers: int = 8  # Earthquake Network detections had >= 8 triggers
+    method: str = "crowdquake-stream-v1"
