@@ -1,0 +1,334 @@
+"""Evaluate the shipped edge model and the MyShake baseline on held-out data (no TensorFlow).
+
+    python -m edge_model.evaluate [--json OUT] [--hours 50]
+
+Held-out synthetic data comes from seeds never used in training or validation (split by
+event and by subject); real data from ``edge_model/real_eval.npz`` (built by
+``python -m edge_model.data.real``) and, when ObsPy is installed (``[train]``), the K-NET
+test record. Reported: earthquake recall by PGA band and magnitude, false-positive rate per
+activity, ROC AUC, recall at a matched false-positive rate, false triggers per hour of
+continuous human motion through the full phone pipeline, and the same on real records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from crowdquake.edge import EdgeModel, PhonePipeline, PipelineConfig, sliding_windows
+from edge_model.baseline import MyShakeBaseline
+from edge_model.data.dataset import (
+    MODEL_RATE_HZ,
+    WINDOW_SAMPLES,
+    WindowSet,
+    human_windows,
+    motion_stream,
+    quake_windows,
+)
+from edge_model.data.phone import random_sensor, resting_orientation, sense, world_to_device
+from edge_model.data.quake import G_MS2
+from edge_model.data.real import CACHE_PATH, load_knet
+from edge_model.metrics import recall_at, roc_auc, threshold_at_fpr
+
+TEST_SEED = 3000
+PGA_BANDS_G = ((0.003, 0.005), (0.005, 0.01), (0.01, 0.05), (0.05, 0.1), (0.1, 0.5), (0.5, 10.0))
+MAG_BANDS = ((3, 4), (4, 5), (5, 6), (6, 7), (7, 8.01))
+MATCHED_FPR = 0.01
+
+
+@dataclass(frozen=True)
+class _Sidecar:
+    sample_rate_hz: float
+    window_samples: int
+    threshold: float
+
+
+class BaselineScorer:
+    """Lets the phone pipeline run the MyShake baseline in place of the CNN."""
+
+    def __init__(self, baseline: MyShakeBaseline) -> None:
+        self.baseline = baseline
+        self.sidecar = _Sidecar(MODEL_RATE_HZ, WINDOW_SAMPLES, baseline.threshold)
+
+    def score(self, windows: np.ndarray) -> np.ndarray:
+        return self.baseline.score(windows)
+
+
+def window_report(data: WindowSet, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    quake, human = data.y == 1, data.y == 0
+    pga, out = data.meta["pga_g"], {}
+    out["threshold"] = threshold
+    out["roc_auc_pga_ge_0.01g"] = roc_auc(
+        data.y[human | (quake & (pga >= 0.01))], scores[human | (quake & (pga >= 0.01))]
+    )
+    strong = quake & (pga >= 0.01)
+    out["recall_pga_ge_0.01g"] = recall_at(scores[strong], threshold)
+    out["fpr_human"] = float(np.mean(scores[human] >= threshold))
+    out["recall_by_pga_g"] = {
+        f"{lo:g}-{hi:g}": {"n": int(k.sum()), "recall": recall_at(scores[k], threshold)}
+        for lo, hi in PGA_BANDS_G
+        for k in [quake & (pga >= lo) & (pga < hi)]
+    }
+    mag = data.meta.get("magnitude")
+    if mag is not None:
+        out["recall_by_magnitude_pga_ge_0.01g"] = {
+            f"M{lo:g}-{hi:g}": {"n": int(k.sum()), "recall": recall_at(scores[k], threshold)}
+            for lo, hi in MAG_BANDS
+            for k in [strong & (mag >= lo) & (mag < hi)]
+        }
+    acts = data.meta["activity"]
+    out["fpr_by_activity"] = {
+        str(a): float(np.mean(scores[human & (acts == a)] >= threshold))
+        for a in np.unique(acts[human])
+    }
+    thr = threshold_at_fpr(scores[human], MATCHED_FPR)
+    out[f"recall_pga_ge_0.01g_at_fpr_{MATCHED_FPR:g}"] = recall_at(scores[strong], thr)
+    return out
+
+
+def pipeline_false_triggers(
+    scorer: Any, hours: float, seed: int, threshold: float
+) -> dict[str, Any]:
+    """Continuous synthetic human motion through the full phone pipeline."""
+    rng = np.random.default_rng(seed)
+    pipe = PhonePipeline(scorer, PipelineConfig(threshold=threshold))
+    n_triggers, n_pre, done_s = 0, 0, 0.0
+    chunk_s = 1800.0
+    while done_s < hours * 3600:
+        trace, _ = motion_stream(rng, chunk_s)
+        onsets, _ = pipe.pre_triggers(trace, MODEL_RATE_HZ)
+        n_pre += onsets.size
+        n_triggers += len(pipe.process(trace, MODEL_RATE_HZ))
+        done_s += trace.shape[1] / MODEL_RATE_HZ
+    h = done_s / 3600
+    return {
+        "hours": round(h, 2),
+        "pre_triggers_per_hour": n_pre / h,
+        "false_triggers": n_triggers,
+        "false_triggers_per_hour": n_triggers / h,
+        # One-sided 95% Poisson upper bound (exact for 0 events: 3.0).
+        "upper95_per_hour": _poisson_upper95(n_triggers) / h,
+    }
+
+
+def _poisson_upper95(k: int) -> float:
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(0.95, 2 * (k + 1)) / 2)
+
+
+def _phone_view(rng: np.random.Generator, ground_ms2: np.ndarray) -> np.ndarray:
+    """A resting phone's recording of a ground motion already at the model rate."""
+    return sense(
+        rng,
+        world_to_device(ground_ms2, resting_orientation(rng)),
+        MODEL_RATE_HZ,
+        random_sensor(rng),
+    )
+
+
+def real_windows(seed: int) -> WindowSet | None:
+    """Real strong motion (scaled to 0.01-0.5 g, onset and strongest windows) and real walking."""
+    if not CACHE_PATH.is_file():
+        return None
+    cache = np.load(CACHE_PATH)
+    rng = np.random.default_rng(seed)
+    xs, pga, groups, acts, mags = [], [], [], [], []
+    for i, rec_g in enumerate(cache["fema_acc_g"].astype(np.float64)):
+        target_g = float(np.exp(rng.uniform(np.log(0.01), np.log(0.5))))
+        ground = rec_g / np.abs(rec_g).max() * target_g * G_MS2
+        trace = _phone_view(rng, ground)
+        env = np.abs(ground).max(axis=0)
+        onset = int(np.argmax(env >= 0.05 * env.max()))
+        for first in (
+            onset - int(0.5 * MODEL_RATE_HZ),
+            int(np.argmax(env)) - int(rng.uniform(0.2, 1.8) * MODEL_RATE_HZ),
+        ):
+            start = int(np.clip(first, 0, trace.shape[1] - WINDOW_SAMPLES))
+            xs.append(trace[:, start : start + WINDOW_SAMPLES])
+            pga.append(np.abs(ground[:, start : start + WINDOW_SAMPLES]).max() / G_MS2)
+            groups.append(i)
+            acts.append("earthquake")
+            mags.append(float(cache["fema_magnitude"][i]))
+    n_quake = len(xs)
+    for place in ("leg", "trunk"):
+        sig = cache[f"daphnet_{place}_ms2"].astype(np.float64)
+        for w in sliding_windows(sig, WINDOW_SAMPLES, WINDOW_SAMPLES // 2):
+            xs.append(w)
+            pga.append(0.0)
+            groups.append(-1)
+            acts.append(f"daphnet_{place}")
+            mags.append(np.nan)
+    y = np.r_[np.ones(n_quake), np.zeros(len(xs) - n_quake)].astype(np.int8)
+    meta = {
+        "pga_g": np.asarray(pga),
+        "group": np.asarray(groups),
+        "activity": np.asarray(acts),
+        "magnitude": np.asarray(mags),
+    }
+    return WindowSet(np.asarray(xs, np.float32), y, meta)
+
+
+def real_pipeline(scorer: Any, threshold: float, seed: int) -> dict[str, Any]:
+    """Each scaled real record on a resting phone (30 s of quiet first) through the pipeline."""
+    if not CACHE_PATH.is_file():
+        return {}
+    cache = np.load(CACHE_PATH)
+    rng = np.random.default_rng(seed)
+    pipe = PhonePipeline(scorer, PipelineConfig(threshold=threshold))
+    hits, n = 0, 0
+    for rec_g in cache["fema_acc_g"].astype(np.float64):
+        target_g = float(np.exp(rng.uniform(np.log(0.01), np.log(0.5))))
+        ground = np.concatenate(
+            [
+                np.zeros((3, int(30 * MODEL_RATE_HZ))),
+                rec_g / np.abs(rec_g).max() * target_g * G_MS2,
+            ],
+            axis=1,
+        )
+        hits += bool(pipe.process(_phone_view(rng, ground), MODEL_RATE_HZ))
+        n += 1
+    out: dict[str, Any] = {"fema_records_detected": f"{hits}/{n}", "fema_detection_rate": hits / n}
+    knet = load_knet()
+    if knet is not None:
+        acc, rate = knet
+        from edge_model.data.phone import resample_to
+
+        ground = resample_to(acc, rate, MODEL_RATE_HZ)
+        ground = np.concatenate([np.zeros((3, int(30 * MODEL_RATE_HZ))), ground], axis=1)
+        trig = pipe.process(_phone_view(rng, ground), MODEL_RATE_HZ)
+        out["knet_m5.9_pga_g"] = float(np.abs(acc).max() / G_MS2)
+        out["knet_m5.9_detected"] = bool(trig)
+    else:
+        out["knet_m5.9"] = "skipped: needs obspy (pip install -e '.[train]')"
+    return out
+
+
+def synthetic_test(n_events: int, n_segments: int) -> WindowSet:
+    return WindowSet.concat(
+        [quake_windows(TEST_SEED, n_events), human_windows(TEST_SEED + 1, n_segments)]
+    )
+
+
+def run(
+    model: EdgeModel, baseline: MyShakeBaseline, n_events: int, n_segments: int, hours: float
+) -> dict[str, Any]:
+    test = synthetic_test(n_events, n_segments)
+    s_cnn, s_base = model.score(test.x), baseline.score(test.x)
+    report: dict[str, Any] = {
+        "model": {"version": model.sidecar.version, "size_bytes": model.path.stat().st_size},
+        "synthetic_test": {
+            "n_quake_windows": int(test.y.sum()),
+            "n_human_windows": int((test.y == 0).sum()),
+            "cnn": window_report(test, s_cnn, model.sidecar.threshold),
+            "baseline": window_report(test, s_base, baseline.threshold),
+        },
+    }
+    real = real_windows(TEST_SEED + 2)
+    if real is not None:
+        report["real_test"] = {
+            "n_quake_windows": int(real.y.sum()),
+            "n_human_windows": int((real.y == 0).sum()),
+            "cnn": window_report(real, model.score(real.x), model.sidecar.threshold),
+            "baseline": window_report(real, baseline.score(real.x), baseline.threshold),
+        }
+        report["real_pipeline"] = {
+            "cnn": real_pipeline(model, model.sidecar.threshold, TEST_SEED + 3),
+            "baseline": real_pipeline(BaselineScorer(baseline), baseline.threshold, TEST_SEED + 3),
+        }
+    else:
+        report["real_test"] = f"skipped: {CACHE_PATH.name} missing (python -m edge_model.data.real)"
+    if hours > 0:
+        report["pipeline_human_motion"] = {
+            "cnn": pipeline_false_triggers(model, hours, TEST_SEED + 4, model.sidecar.threshold),
+            "baseline": pipeline_false_triggers(
+                BaselineScorer(baseline), hours, TEST_SEED + 4, baseline.threshold
+            ),
+        }
+    return report
+
+
+def _fmt(v: float) -> str:
+    return "  n/a" if np.isnan(v) else f"{100 * v:5.1f}%"
+
+
+def print_table(report: dict[str, Any]) -> None:
+    echo = click.echo
+    for name in ("synthetic_test", "real_test"):
+        part = report.get(name)
+        if not isinstance(part, dict):
+            echo(f"\n{name}: {part}")
+            continue
+        cnn, base = part["cnn"], part["baseline"]
+        echo(
+            f"\n== {name}: {part['n_quake_windows']} quake / "
+            f"{part['n_human_windows']} human windows"
+        )
+        echo(f"{'metric':42s} {'cnn':>8s} {'baseline':>9s}")
+        rows = [
+            ("ROC AUC (PGA>=0.01 g vs human)", "roc_auc_pga_ge_0.01g", False),
+            ("recall PGA>=0.01 g @ own threshold", "recall_pga_ge_0.01g", True),
+            ("false-positive rate, human windows", "fpr_human", True),
+            (
+                f"recall PGA>=0.01 g @ FPR {MATCHED_FPR:g}",
+                f"recall_pga_ge_0.01g_at_fpr_{MATCHED_FPR:g}",
+                True,
+            ),
+        ]
+        for label, key, pct in rows:
+            c, b = cnn[key], base[key]
+            cell_c, cell_b = (_fmt(c), _fmt(b)) if pct else (f"{c:8.4f}", f"{b:9.4f}")
+            echo(f"{label:42s} {cell_c:>8s} {cell_b:>9s}")
+        for group in ("recall_by_pga_g", "recall_by_magnitude_pga_ge_0.01g"):
+            for band, v in cnn.get(group, {}).items():
+                label = f"recall {band}{' g' if group[-5:] == 'pga_g' else ''} (n={v['n']})"
+                echo(f"{label:42s} {_fmt(v['recall']):>8s} {_fmt(base[group][band]['recall']):>9s}")
+        for act, v in cnn["fpr_by_activity"].items():
+            echo(f"{'FPR ' + act:42s} {_fmt(v):>8s} {_fmt(base['fpr_by_activity'][act]):>9s}")
+    if "real_pipeline" in report:
+        echo("\n== real records through the phone pipeline")
+        for who, v in report["real_pipeline"].items():
+            echo(f"{who:9s} " + ", ".join(f"{k}={v[k]}" for k in v))
+    if "pipeline_human_motion" in report:
+        echo("\n== continuous human motion through the phone pipeline")
+        for who, v in report["pipeline_human_motion"].items():
+            echo(
+                f"{who:9s} {v['hours']:.1f} h, {v['pre_triggers_per_hour']:.1f} pre-triggers/h, "
+                f"{v['false_triggers']} false triggers = {v['false_triggers_per_hour']:.3f}/h "
+                f"(95% upper {v['upper95_per_hour']:.3f}/h)"
+            )
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a .tflite with its .json sidecar (default: the shipped model)",
+)
+@click.option("--events", default=3000, show_default=True, help="held-out earthquake scenarios")
+@click.option("--segments", default=300, show_default=True, help="held-out segments per activity")
+@click.option("--hours", default=50.0, show_default=True, help="hours of continuous motion")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+def main(
+    model_path: Path | None, events: int, segments: int, hours: float, json_out: Path | None
+) -> None:
+    """Print the evaluation table; optionally write the full report as JSON."""
+    model = EdgeModel.load(model_path)
+    baseline = MyShakeBaseline.load()
+    report = run(model, baseline, events, segments, hours)
+    print_table(report)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=1) + "\n")
+        click.echo(f"\nwrote {json_out}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Train the edge CNN and the MyShake baseline end to end, export int8 TFLite + sidecars.
+
+    .venv-train/bin/python -m edge_model.train            (the ``make edge-model`` target)
+
+Seeded (numpy data generation, Keras/TF op determinism); a few minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edge_model.data.dataset import (
+    MODEL_RATE_HZ,
+    WINDOW_SAMPLES,
+    WindowSet,
+    human_windows,
+    quake_windows,
+)
+from edge_model.metrics import recall_at, roc_auc, threshold_at_fpr
+
+OUT_DIR = Path(__file__).resolve().parent
+VERSION = "quake_cnn_v1"
+NORMALISATION = {
+    "demean": True,
+    "views": ["log", "peak"],
+    "log_compress_ms2": 0.02,
+    "peak_gain": 6.0,
+}
+TRAIN_SEED, VAL_SEED = 1000, 2000
+MIN_TRAIN_PGA_G = 0.005  # MyShake's floor; weaker windows sink into phone noise: left out
+TARGET_FPR = 0.005  # operating point on validation: half the 1% budget, margin for the test set
+
+
+def build_split(seed: int, n_events: int, n_segments: int) -> WindowSet:
+    quakes = quake_windows(seed, n_events)
+    keep = quakes.meta["pga_g"] >= MIN_TRAIN_PGA_G
+    quakes = WindowSet(quakes.x[keep], quakes.y[keep], {k: v[keep] for k, v in quakes.meta.items()})
+    humans = human_windows(seed + 1, n_segments)
+    return WindowSet.concat([quakes, humans])
+
+
+def digest(data: WindowSet) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(data.x).tobytes())
+    h.update(np.ascontiguousarray(data.y).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def train_cnn(train: WindowSet, val: WindowSet, epochs: int, seed: int):  # type: ignore[no-untyped-def]
+    import keras
+
+    from crowdquake.edge import normalise_windows
+    from edge_model.model import build_cnn
+
+    keras.utils.set_random_seed(seed)
+    model = build_cnn(WINDOW_SAMPLES, 3 * len(NORMALISATION["views"]))
+    model.compile(
+        optimizer=keras.optimizers.Adam(2e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.AUC(name="auc", from_logits=True)],
+    )
+    xt, xv = normalise_windows(train.x, NORMALISATION), normalise_windows(val.x, NORMALISATION)
+    pos = float(train.y.mean())
+    # Negatives weigh double: the phone operates at a false-positive rate of ~1% or less.
+    weights = {0: 1.0 / (1 - pos), 1: 0.5 / pos}
+    model.fit(
+        xt,
+        train.y.astype(np.float32),
+        validation_data=(xv, val.y.astype(np.float32)),
+        epochs=epochs,
+        batch_size=256,
+        class_weight=weights,
+        verbose=2,
+        callbacks=[keras.callbacks.ReduceLROnPlateau(patience=2, factor=0.5)],
+    )
+    return model, xt
+
+
+def train_baseline(train: WindowSet, val: WindowSet, seed: int):  # type: ignore[no-untyped-def]
+    import keras
+
+    from edge_model.baseline import MyShakeBaseline, myshake_features
+    from edge_model.model import build_feature_ann
+
+    keras.utils.set_random_seed(seed)
+    ft = myshake_features(train.x, MODEL_RATE_HZ)
+    mean, std = ft.mean(axis=0), ft.std(axis=0) + 1e-9
+    ann = build_feature_ann(3)
+    ann.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    pos = float(train.y.mean())
+    ann.fit(
+        (ft - mean) / std,
+        train.y.astype(np.float32),
+        epochs=30,
+        batch_size=512,
+        verbose=0,
+        class_weight={0: 0.5 / (1 - pos), 1: 0.5 / pos},
+    )
+    (w1, b1), (w2, b2) = (layer.get_weights() for layer in ann.layers[1:])
+    base = MyShakeBaseline(mean, std, w1, b1, w2, b2, MODEL_RATE_HZ, threshold=0.5)
+    sv = base.score(val.x)
+    thr = threshold_at_fpr(sv[val.y == 0], TARGET_FPR)
+    return MyShakeBaseline(mean, std, w1, b1, w2, b2, MODEL_RATE_HZ, threshold=thr), sv
+
+
+@click.command()
+@click.option("--events", default=12000, show_default=True, help="training earthquake scenarios")
+@click.option("--segments", default=1200, show_default=True, help="training segments per activity")
+@click.option("--epochs", default=25, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=OUT_DIR, show_default=True
+)
+def main(events: int, segments: int, epochs: int, seed: int, out_dir: Path) -> None:
+    """Generate data, train, quantise, export and write sidecars."""
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from crowdquake.edge import EdgeModel, ModelSidecar, normalise_windows
+    from edge_model.export import to_full_int8_tflite
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train = build_split(TRAIN_SEED, events, segments)
+    val = build_split(VAL_SEED, max(events // 5, 200), max(segments // 5, 40))
+    click.echo(
+        f"data: train {len(train.y)} windows ({train.y.mean():.2f} quake), val {len(val.y)}, "
+        f"{time.perf_counter() - t0:.0f} s",
+        err=True,
+    )
+
+    model, xt = train_cnn(train, val, epochs, seed)
+    rng = np.random.default_rng(seed)
+    rep = xt[rng.choice(len(xt), 2000, replace=False)]
+    tflite_path = out_dir / f"{VERSION}.tflite"
+    tflite_path.write_bytes(to_full_int8_tflite(model, rep))
+    model.save(out_dir / f"{VERSION}.keras")
+
+    # Threshold and validation metrics from the quantised model, as the phone will run it.
+    sidecar = ModelSidecar(
+        VERSION,
+        tflite_path.name,
+        MODEL_RATE_HZ,
+        WINDOW_SAMPLES,
+        ("x", "y", "z"),
+        NORMALISATION,
+        threshold=0.5,
+    )
+    tflite_path.with_suffix(".json").write_text(json.dumps(sidecar.to_dict()))
+    runtime = EdgeModel.load(tflite_path)
+    sv = runtime.score(val.x)
+    thr = threshold_at_fpr(sv[val.y == 0], TARGET_FPR)
+    baseline, sb = train_baseline(train, val, seed)
+    strong = (val.y == 1) & (val.meta["pga_g"] >= 0.01)
+    metrics = {
+        "validation": {
+            "target_fpr": TARGET_FPR,
+            "cnn_auc": roc_auc(val.y, sv),
+            "cnn_recall_pga_ge_0.01g": recall_at(sv[strong], thr),
+            "baseline_auc": roc_auc(val.y, sb),
+            "baseline_recall_pga_ge_0.01g": recall_at(sb[strong], baseline.threshold),
+        },
+        "n_parameters": int(model.count_params()),
+        "size_bytes": tflite_path.stat().st_size,
+    }
+    sidecar = ModelSidecar(
+        VERSION,
+        tflite_path.name,
+        MODEL_RATE_HZ,
+        WINDOW_SAMPLES,
+        ("x", "y", "z"),
+        NORMALISATION,
+        threshold=thr,
+        training_data_digest=digest(train),
+        metrics=metrics,
+        extra={
+            "input_units": "m/s^2 device frame incl. gravity",
+            "seed": seed,
+            "training": {
+                "events": events,
+                "segments_per_activity": segments,
+                "epochs": epochs,
+                "min_train_pga_g": MIN_TRAIN_PGA_G,
+            },
+        },
+    )
+    tflite_path.with_suffix(".json").write_text(json.dumps(sidecar.to_dict(), indent=1) + "\n")
+    baseline.to_json(
+        out_dir / "myshake_baseline_v1.json",
+        {"version": "myshake_baseline_v1", "training_data_digest": digest(train)},
+    )
+    write_test_vectors(out_dir, val, model, EdgeModel.load(tflite_path), normalise_windows)
+    click.echo(json.dumps(metrics, indent=1), err=True)
+    click.echo(f"done in {time.perf_counter() - t0:.0f} s: {tflite_path}", err=True)
+
+
+def write_test_vectors(out_dir: Path, val: WindowSet, keras_model, runtime, normalise) -> None:  # type: ignore[no-untyped-def]
+    """Fixed windows with the runtime's and Keras's outputs, for the regression tests."""
+    rng = np.random.default_rng(0)
+    idx = np.concatenate([rng.choice(np.flatnonzero(val.y == c), 8, replace=False) for c in (0, 1)])
+    x = val.x[idx]
+    logits = keras_model.predict(normalise(x, NORMALISATION), verbose=0).reshape(-1)
+    keras_out = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    np.savez_compressed(
+        out_dir / "test_vectors.npz",
+        windows_ms2=x,
+        labels=val.y[idx],
+        tflite_scores=runtime.score(x),
+        keras_scores=keras_out,
+    )
+
+
+if __name__ == "__main__":
+    main()

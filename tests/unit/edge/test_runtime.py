@@ -1,0 +1,115 @@
+"""EdgeModel: sidecar vs model signature, stored outputs, batching, Keras agreement."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdquake.edge import (
+    DEFAULT_MODEL_DIR,
+    EdgeModel,
+    ModelSidecar,
+    model_input_channels,
+    normalise_windows,
+    score_waveform,
+)
+
+VECTORS = DEFAULT_MODEL_DIR / "test_vectors.npz"
+
+
+@pytest.fixture(scope="module")
+def model() -> EdgeModel:
+    return EdgeModel.load()
+
+
+def test_sidecar_matches_model_signature(model: EdgeModel) -> None:
+    sc, inp, out = model.sidecar, model.input_details(), model.output_details()
+    assert tuple(inp["shape"][1:]) == (sc.window_samples, model_input_channels(sc))
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8  # full-integer model
+    assert tuple(out["shape"]) == (inp["shape"][0], 1)
+    assert sc.channel_order == ("x", "y", "z")
+    assert sc.sample_rate_hz == 50.0 and sc.window_s == 2.0
+    assert 0.0 < sc.threshold < 1.0
+    assert sc.training_data_digest.startswith("sha256:")
+    assert model.path.stat().st_size <= 100 * 1024
+    raw = json.loads(model.path.with_suffix(".json").read_text())
+    assert ModelSidecar.from_dict(raw).to_dict() == raw
+
+
+def test_runtime_reproduces_stored_outputs(model: EdgeModel) -> None:
+    vectors = np.load(VECTORS)
+    scores = model.score(vectors["windows_ms2"])
+    np.testing.assert_allclose(scores, vectors["tflite_scores"], atol=1e-6)
+    # The fixed windows are half earthquakes, half human motion: the model separates most.
+    assert np.mean((scores >= model.sidecar.threshold) == vectors["labels"].astype(bool)) >= 0.75
+
+
+def test_batched_equals_one_by_one(model: EdgeModel) -> None:
+    x = np.load(VECTORS)["windows_ms2"]
+    one_by_one = np.concatenate([model.score(w[None]) for w in x])
+    np.testing.assert_array_equal(model.score(x), one_by_one)
+    np.testing.assert_array_equal(model.score(x, max_batch=3), one_by_one)
+
+
+def test_keras_agrees_within_quantisation_tolerance() -> None:
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow")
+    vectors = np.load(VECTORS)
+    runtime = EdgeModel.load()
+    net = keras.models.load_model(DEFAULT_MODEL_DIR / f"{runtime.sidecar.version}.keras")
+    x = normalise_windows(vectors["windows_ms2"], runtime.sidecar.normalisation)
+    float_scores = 1.0 / (1.0 + np.exp(-net.predict(x, verbose=0).reshape(-1).astype(np.float64)))
+    np.testing.assert_allclose(float_scores, vectors["keras_scores"], atol=1e-4)
+    assert np.max(np.abs(runtime.score(vectors["windows_ms2"]) - float_scores)) <= 0.1
+
+
+def test_stored_keras_outputs_close_to_runtime(model: EdgeModel) -> None:
+    """Without TF: the float outputs saved at export stay within int8 tolerance of the runtime."""
+    vectors = np.load(VECTORS)
+    assert np.max(np.abs(model.score(vectors["windows_ms2"]) - vectors["keras_scores"])) <= 0.1
+
+
+def test_normalisation_ignores_gravity_and_orientation_offset() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 0.2, (4, 3, 100))
+    norm = {"demean": True, "views": ["log", "peak"], "log_compress_ms2": 0.02, "peak_gain": 6.0}
+    shifted = x + np.array([0.0, 3.0, 9.3])[None, :, None]
+    np.testing.assert_allclose(
+        normalise_windows(x, norm), normalise_windows(shifted, norm), atol=1e-5
+    )
+    assert normalise_windows(x, norm).shape == (4, 100, 6)
+
+
+def test_score_waveform_resamples_and_pads(model: EdgeModel) -> None:
+    vectors = np.load(VECTORS)
+    quake = vectors["windows_ms2"][vectors["labels"] == 1][0].astype(np.float64)
+    at_50 = score_waveform(model, quake, 50.0)
+    from scipy import signal
+
+    at_100 = score_waveform(model, signal.resample_poly(quake, 2, 1, axis=1, padtype="line"), 100.0)
+    assert abs(at_50 - at_100) < 0.25
+    assert 0.0 <= score_waveform(model, quake[:, :60], 50.0) <= 1.0
+    with pytest.raises(ValueError, match="waveform must be"):
+        score_waveform(model, quake[:2], 50.0)
+
+
+def test_wrong_sidecar_is_rejected(tmp_path: Path, model: EdgeModel) -> None:
+    path = tmp_path / "m.tflite"
+    shutil.copy(model.path, path)
+    raw = model.sidecar.to_dict()
+    raw["window_samples"] = 150
+    path.with_suffix(".json").write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="does not match the sidecar"):
+        EdgeModel.load(path)
+    with pytest.raises(FileNotFoundError):
+        EdgeModel.load(tmp_path / "missing.tflite")
+
+
+def test_bad_window_shape_raises(model: EdgeModel) -> None:
+    with pytest.raises(ValueError, match="windows must be"):
+        model.score(np.zeros((2, 3, 99)))
+    assert model.score(np.zeros((0, 3, 100))).shape == (0,)
