@@ -51,7 +51,9 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-def _responses(ok: dict[str, tuple[str, type[BaseModel] | None]], errors: list[str]) -> dict[str, Any]:
+def _responses(
+    ok: dict[str, tuple[str, type[BaseModel] | None]], errors: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, (description, model) in ok.items():
         out[status] = {"description": description}
@@ -65,14 +67,21 @@ def _responses(ok: dict[str, tuple[str, type[BaseModel] | None]], errors: list[s
     return out
 
 
-AUTH = [{"deviceToken": []}]
+AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}]
 INGEST_ERRORS = ["400", "401", "403", "413", "422", "429"]
 
 
 def build_openapi() -> dict[str, Any]:
     _, definitions = models_json_schema(
-        [(m, "validation" if m.__name__.endswith("In") or m.__name__ == "DeviceRegistration"
-          else "serialization") for m in _MODELS],
+        [
+            (
+                m,
+                "validation"
+                if m.__name__.endswith("In") or m.__name__ == "DeviceRegistration"
+                else "serialization",
+            )
+            for m in _MODELS
+        ],
         ref_template=REF,
     )
     trigger_id = {
@@ -86,8 +95,8 @@ def build_openapi() -> dict[str, Any]:
         "info": {
             "title": "crowdquake ingest API",
             "version": __version__,
-            "description": "Phones register, send heartbeats and post triggers. Errors are RFC 7807 "
-            "problem+json documents with per-field messages.",
+            "description": "Phones register, send heartbeats and post triggers. "
+            "Errors are RFC 7807 problem+json documents with per-field messages.",
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
@@ -126,7 +135,10 @@ def build_openapi() -> dict[str, Any]:
                     "responses": _responses(
                         {
                             "201": ("Stored", schemas.TriggerAccepted),
-                            "200": ("Identical replay of a stored trigger", schemas.TriggerAccepted),
+                            "200": (
+                                "Identical replay of a stored trigger",
+                                schemas.TriggerAccepted,
+                            ),
                         },
                         [*INGEST_ERRORS, "409"],
                     ),

@@ -51,10 +51,10 @@ class MalformedBody(Exception):
 
 
 def validation_problem(exc: ValidationError) -> Response:
-    errors = [
-        FieldError(field_path(err["loc"]), err["msg"], err["type"]) for err in exc.errors()
-    ]
-    return problem(422, "Unprocessable content", "the request body does not match the schema", errors)
+    errors = [FieldError(field_path(err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
+    return problem(
+        422, "Unprocessable content", "the request body does not match the schema", errors
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

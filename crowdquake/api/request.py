@@ -30,7 +30,9 @@ def authenticated_device() -> AuthenticatedDevice:
     """The device of the bearer token, after counting the request against its rate limit."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    device = authenticate_device(get_session(), token.strip() if scheme.lower() == "bearer" else None)
+    device = authenticate_device(
+        get_session(), token.strip() if scheme.lower() == "bearer" else None
+    )
     enforce_rate_limit(f"device:{device.device_id}")
     return device
 

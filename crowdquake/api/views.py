@@ -158,7 +158,7 @@ def get_trigger(trigger_id: uuid.UUID) -> Response:
         pga_ms2=row.pga_ms2,
         score=row.score,
         model_version=row.model_version,
-        phase_hint=row.phase_hint,  # type: ignore[arg-type]
+        phase_hint=row.phase_hint,
         status=row.status,
         event_id=row.event_id,
     )

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "crowdquake.cli.evaluate:evaluate",
     "replay": "crowdquake.cli.replay:replay",
     "phone-sim": "crowdquake.cli.phone_sim:phone_sim",
+    "openapi": "crowdquake.cli.openapi:openapi",
 }
 
 

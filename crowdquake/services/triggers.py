@@ -107,7 +107,9 @@ def ingest_triggers(
             owner, digest = existing[row["id"]]
             if owner != device_id or digest != row["body_digest"]:
                 errors.append(
-                    FieldError(f"[{index}].id", "trigger id already used with another body", "conflict")
+                    FieldError(
+                        f"[{index}].id", "trigger id already used with another body", "conflict"
+                    )
                 )
             else:
                 results[row["id"]] = _stored(session, row["id"])

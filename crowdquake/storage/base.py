@@ -9,7 +9,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, T
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
-# Stable constraint names make migrations reviewable and reversible (alembic docs, "naming conventions").
+# Stable constraint names make migrations reviewable and reversible
+# (alembic docs, "The Importance of Naming Constraints").
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

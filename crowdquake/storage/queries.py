@@ -32,7 +32,9 @@ def insert_ignoring_duplicates(
     return {row[0] for row in result}
 
 
-def trigger_digests(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+def trigger_digests(
+    session: Session, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
     """Existing triggers by id: ``{id: (device_id, body_digest)}``."""
     rows = session.execute(
         select(Trigger.id, Trigger.device_id, Trigger.body_digest).where(Trigger.id.in_(ids))

@@ -61,7 +61,10 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 
 
 def test_register_heartbeat_trigger_and_replay(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime, sink: Any,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
+    sink: Any,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
@@ -71,7 +74,10 @@ def test_register_heartbeat_trigger_and_replay(
     assert hb.json["cell"]
     assert (hb.json["latitude"], hb.json["longitude"]) != (37.87123, -122.26456)
     assert abs(hb.json["latitude"] - 37.87123) < 0.05
-    assert client.post("/api/v1/heartbeats", json=heartbeat_body(), headers=auth(device)).status_code == 200
+    assert (
+        client.post("/api/v1/heartbeats", json=heartbeat_body(), headers=auth(device)).status_code
+        == 200
+    )
 
     body = trigger_body(now)
     first = client.post("/api/v1/triggers", json=body, headers=auth(device))
@@ -94,7 +100,9 @@ def test_register_heartbeat_trigger_and_replay(
 
 
 def test_batch_is_all_or_nothing_with_per_item_errors(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
@@ -115,7 +123,9 @@ def test_batch_is_all_or_nothing_with_per_item_errors(
 
 
 def test_reused_id_with_other_body_is_409_and_writes_nothing(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
@@ -145,7 +155,10 @@ def test_reused_id_with_other_body_is_409_and_writes_nothing(
     ],
 )
 def test_bad_bodies(
-    client: FlaskClient, register: Callable[[], dict[str, str]], raw: bytes, status: int,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    raw: bytes,
+    status: int,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
@@ -173,23 +186,33 @@ def test_bad_bodies(
     ],
 )
 def test_schema_violations_name_the_field(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
-    override: dict[str, Any], field: str, row_counts: Callable[[], dict[str, int]],
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
+    override: dict[str, Any],
+    field: str,
+    row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
-    response = client.post("/api/v1/triggers", json=trigger_body(now, **override), headers=auth(device))
+    response = client.post(
+        "/api/v1/triggers", json=trigger_body(now, **override), headers=auth(device)
+    )
     problem = assert_problem(response, 422)
     assert field in [e["field"] for e in problem["errors"]]
     assert row_counts()["triggers"] == 0
 
 
 def test_trigger_time_window(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
     future = trigger_body(now, trigger_time=(now + timedelta(seconds=60)).isoformat())
-    problem = assert_problem(client.post("/api/v1/triggers", json=future, headers=auth(device)), 422)
+    problem = assert_problem(
+        client.post("/api/v1/triggers", json=future, headers=auth(device)), 422
+    )
     assert problem["errors"][0]["field"] == "trigger_time"
     assert "future" in problem["errors"][0]["message"]
     old = trigger_body(now, trigger_time=(now - timedelta(hours=2)).isoformat())
@@ -203,15 +226,22 @@ def test_trigger_time_window(
 
 
 def test_auth_errors(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
-    row_counts: Callable[[], dict[str, int]], session: Any,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
+    row_counts: Callable[[], dict[str, int]],
+    session: Any,
 ) -> None:
     device = register()
     body = trigger_body(now)
     assert_problem(client.post("/api/v1/triggers", json=body), 401)
-    assert_problem(client.post("/api/v1/triggers", json=body, headers={"Authorization": "Bearer x"}), 401)
+    assert_problem(
+        client.post("/api/v1/triggers", json=body, headers={"Authorization": "Bearer x"}), 401
+    )
     forged = device["Authorization"][:-4] + "AAAA"
-    assert_problem(client.post("/api/v1/triggers", json=body, headers={"Authorization": forged}), 401)
+    assert_problem(
+        client.post("/api/v1/triggers", json=body, headers={"Authorization": forged}), 401
+    )
     # Another device's trigger is reported as absent.
     assert client.post("/api/v1/triggers", json=body, headers=auth(device)).status_code == 201
     other = register()
@@ -222,12 +252,16 @@ def test_auth_errors(
 
     set_device_status(session, uuid.UUID(other["device_id"]), "blocked")
     session.commit()
-    assert_problem(client.post("/api/v1/triggers", json=trigger_body(now), headers=auth(other)), 403)
+    assert_problem(
+        client.post("/api/v1/triggers", json=trigger_body(now), headers=auth(other)), 403
+    )
     assert row_counts()["triggers"] == 1
 
 
 def test_body_too_large_is_413(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
@@ -243,18 +277,25 @@ def test_batch_size_limit_is_422(
     limit = app.extensions["crowdquake"].settings.max_batch_triggers
     body = {"triggers": [trigger_body(now) for _ in range(limit + 1)]}
     app.config["MAX_CONTENT_LENGTH"] = 10_000_000
-    problem = assert_problem(client.post("/api/v1/triggers:batch", json=body, headers=auth(device)), 422)
+    problem = assert_problem(
+        client.post("/api/v1/triggers:batch", json=body, headers=auth(device)), 422
+    )
     assert problem["errors"][0]["field"] == "triggers"
 
 
 def test_rate_limit_is_429_with_retry_after(
-    client: FlaskClient, register: Callable[[], dict[str, str]], now: datetime, app: Any,
+    client: FlaskClient,
+    register: Callable[[], dict[str, str]],
+    now: datetime,
+    app: Any,
     row_counts: Callable[[], dict[str, int]],
 ) -> None:
     device = register()
     limit = app.extensions["crowdquake"].settings.rate_limit_per_minute
     for _ in range(limit):
-        assert client.post("/api/v1/heartbeats", json=heartbeat_body(), headers=auth(device)).status_code in (200, 201)
+        assert client.post(
+            "/api/v1/heartbeats", json=heartbeat_body(), headers=auth(device)
+        ).status_code in (200, 201)
     before = row_counts()
     response = client.post("/api/v1/triggers", json=trigger_body(now), headers=auth(device))
     assert_problem(response, 429)
@@ -279,7 +320,9 @@ def test_unknown_route_and_method_are_problems(client: FlaskClient) -> None:
     assert_problem(response, 405)
 
 
-def test_clock_is_injected(client: FlaskClient, clock: FixedClock, register: Any, now: datetime) -> None:
+def test_clock_is_injected(
+    client: FlaskClient, clock: FixedClock, register: Any, now: datetime
+) -> None:
     device = register()
     clock.at = now + timedelta(days=1)
     stale = trigger_body(now)

@@ -23,9 +23,7 @@ class Trigger(Base):
     __tablename__ = "triggers"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    device_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("devices.id", ondelete="CASCADE")
-    )
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("devices.id", ondelete="CASCADE"))
     trigger_time: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     clock_offset_s: Mapped[float] = mapped_column(Float)

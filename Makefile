@@ -1,0 +1,78 @@
+# crowdquake developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
+	bench-pipeline bench-association bench-edge evaluate edge-model clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install crowdquake with its dev tools
+
+demo: install ## Start API + worker on embedded defaults and replay an earthquake through HTTP
+	$(BIN)/crowdquake demo
+
+test: install ## Run all tests (SQLite; PostgreSQL too when CROWDQUAKE_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+test-fast: install ## Run the tests without the slow functional ones
+	$(BIN)/pytest -m "not slow"
+
+lint: install ## ruff, formatting, mypy, import layers, OpenAPI and migration drift
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy crowdquake
+	$(BIN)/lint-imports
+	$(BIN)/crowdquake openapi --check
+
+format: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install ## Upgrade CROWDQUAKE_DATABASE_URL to the latest schema
+	$(BIN)/crowdquake db upgrade
+
+serve: install ## Run the API with gunicorn (CROWDQUAKE_BIND, default 127.0.0.1:8000)
+	$(BIN)/crowdquake serve --upgrade
+
+worker: install ## Run a Celery worker with the beat scheduler
+	$(BIN)/crowdquake worker --beat
+
+openapi: install ## Regenerate crowdquake/api/openapi.json from the code
+	$(BIN)/crowdquake openapi
+
+$(BENCH_STAMP): $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@touch $@
+
+bench: bench-ingest bench-pipeline bench-association bench-edge ## Run every benchmark
+
+bench-ingest: $(BENCH_STAMP) ## Ingest throughput/latency on gunicorn + PostgreSQL vs the trivial endpoint
+	$(BIN)/crowdquake bench ingest
+
+bench-pipeline: $(BENCH_STAMP) ## HTTP -> event -> alert latency and sustained trigger rate
+	$(BIN)/crowdquake bench pipeline
+
+bench-association: install ## Streaming association cost and speed vs PyOcto
+	$(BIN)/crowdquake bench association
+
+bench-edge: install ## Edge model latency and batched throughput with LiteRT
+	$(BIN)/crowdquake bench edge
+
+evaluate: install ## Standard evaluation suite against the peers' methods (about 30 min)
+	$(BIN)/crowdquake evaluate --suite standard --seed 1 --json out/evaluation.json
+
+clean: ## Remove the virtualenvs, caches and the embedded instance/ data
+	rm -rf $(VENV) .venv-* instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,190 @@
+"""A scripted client session over real HTTP against ``crowdquake serve`` (gunicorn).
+
+Runs on SQLite, and on PostgreSQL when CROWDQUAKE_TEST_DATABASE_URL is set (in a separate
+database, because the live server really commits). Row counts are read back with a separate
+engine to prove rejected requests wrote nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from crowdquake.cli.common import stop, wait_ready
+from crowdquake.storage import migrate, models
+from crowdquake.storage.session import make_engine
+
+PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
+RATE_LIMIT = 40
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fresh_pg_database(url: str) -> str:
+    live = make_url(url).set(database=f"{make_url(url).database}_live")
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{live.database}"'))
+    admin.dispose()
+    return live.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module", params=["sqlite"] + (["postgresql"] if PG_URL else []))
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    instance = tmp_path_factory.mktemp("live")
+    if request.param == "postgresql":
+        url = _fresh_pg_database(PG_URL)
+    else:
+        url = f"sqlite:///{instance / 'live.sqlite3'}"
+    migrate.upgrade(url)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CROWDQUAKE_DATABASE_URL": url,
+        "CROWDQUAKE_INSTANCE_DIR": str(instance),
+        "CROWDQUAKE_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite3'}",
+        "CROWDQUAKE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+        "CROWDQUAKE_MAX_REQUEST_BYTES": "65536",
+        "CROWDQUAKE_WEB_WORKERS": "1",
+    }
+    log = (Path(instance) / "web.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crowdquake.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    engine = make_engine(url)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", timeout_s=30)
+        yield {"base": f"http://127.0.0.1:{port}", "engine": engine}
+    finally:
+        stop(process)
+        log.close()
+        engine.dispose()
+
+
+def _counts(engine: Any) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            model.__tablename__: int(conn.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (models.Device, models.DeviceState, models.Trigger)
+        }
+
+
+def _trigger(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "trigger_time": (datetime.now(UTC) - timedelta(seconds=3)).isoformat(),
+        "clock_offset_s": 0.1,
+        "latitude": 35.68,
+        "longitude": 139.69,
+        "accuracy_m": 20.0,
+        "pga_ms2": 0.15,
+        "score": 0.88,
+        "model_version": "cq-edge-1",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_scripted_session_over_http(live_server: dict[str, Any]) -> None:
+    engine = live_server["engine"]
+    with httpx.Client(base_url=live_server["base"] + "/api/v1", timeout=10) as http:
+        device = http.post(
+            "/devices", json={"platform": "ios", "app_version": "2.1", "model_version": "cq-edge-1"}
+        )
+        assert device.status_code == 201
+        auth = {"Authorization": f"Bearer {device.json()['token']}"}
+        hb = http.post(
+            "/heartbeats",
+            headers=auth,
+            json={
+                "latitude": 35.68,
+                "longitude": 139.69,
+                "accuracy_m": 8.0,
+                "steady": True,
+                "charging": False,
+                "app_version": "2.1",
+                "model_version": "cq-edge-1",
+                "clock_offset_s": 0.1,
+            },
+        )
+        assert hb.status_code == 201
+        body = _trigger()
+        first = http.post("/triggers", headers=auth, json=body)
+        assert first.status_code == 201
+        replay = http.post("/triggers", headers=auth, json=body)
+        assert replay.status_code == 200 and replay.json()["id"] == body["id"]
+        baseline = _counts(engine)
+        assert baseline == {"devices": 1, "device_state": 1, "triggers": 1}
+
+        other = http.post(
+            "/devices", json={"platform": "other", "app_version": "2.1", "model_version": "x"}
+        ).json()
+        other_auth = {"Authorization": f"Bearer {other['token']}"}
+        baseline = _counts(engine)
+
+        rejected = {
+            400: http.post(
+                "/triggers", headers={**auth, "Content-Type": "application/json"}, content=b"{oops"
+            ),
+            422: http.post("/triggers", headers=auth, json=_trigger(pga_ms2=-1)),
+            401: http.post("/triggers", json=_trigger()),
+            404: http.get(f"/triggers/{body['id']}", headers=other_auth),
+            409: http.post("/triggers", headers=auth, json={**body, "score": 0.1}),
+            413: http.post(
+                "/triggers:batch", headers=auth, json={"triggers": [_trigger() for _ in range(400)]}
+            ),
+        }
+        future = _trigger(trigger_time=(datetime.now(UTC) + timedelta(minutes=5)).isoformat())
+        rejected[422] = http.post("/triggers", headers=auth, json=future)
+        for status, response in rejected.items():
+            assert response.status_code == status, (status, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["status"] == status
+        assert _counts(engine) == baseline
+
+        statuses = [
+            http.post(
+                "/heartbeats",
+                headers=other_auth,
+                json={
+                    "latitude": 1.0,
+                    "longitude": 2.0,
+                    "accuracy_m": 5.0,
+                    "steady": False,
+                    "charging": False,
+                    "app_version": "2.1",
+                    "model_version": "x",
+                },
+            ).status_code
+            for _ in range(RATE_LIMIT + 1)
+        ]
+        # The 404 probe above already counted against this device's budget.
+        assert set(statuses[: RATE_LIMIT - 1]) <= {200, 201} and statuses[-1] == 429
+        limited = http.post("/triggers", headers=other_auth, json=_trigger())
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        counts = _counts(engine)
+        assert counts["triggers"] == baseline["triggers"]
+        assert counts["device_state"] == baseline["device_state"] + 1
