@@ -19,6 +19,7 @@ def create_app(
 ) -> Flask:
     """Build the app. Tests may pass a ``session_factory`` bound to a rolled-back connection."""
     from crowdquake.api import ops, views
+    from crowdquake.api.auth_cache import DeviceAuthCache
     from crowdquake.api.metrics import Metrics
     from crowdquake.api.problems import register_error_handlers
     from crowdquake.api.ratelimit import make_rate_limiter
@@ -40,6 +41,7 @@ def create_app(
         trigger_sink=trigger_sink or NullTriggerSink(),
         rate_limiter=make_rate_limiter(settings.rate_limit_storage_url),
         metrics=metrics,
+        auth_cache=DeviceAuthCache(settings.auth_cache_ttl_s),
     )
     install_session_teardown(app)
     metrics.install(app)

@@ -34,6 +34,7 @@ class Settings:
     max_request_bytes: int = 256 * 1024
     max_batch_triggers: int = 500
     rate_limit_per_minute: int = 120
+    auth_cache_ttl_s: float = 10.0
     # Trigger acceptance window
     max_future_skew_s: float = 30.0
     max_trigger_age_s: float = 3600.0
@@ -134,6 +135,8 @@ SETTINGS_DOC: dict[str, str] = {
     "max_request_bytes": "Largest request body accepted; larger is 413",
     "max_batch_triggers": "Most triggers in one `POST /api/v1/triggers:batch`",
     "rate_limit_per_minute": "Requests per device per minute on ingest endpoints; more is 429",
+    "auth_cache_ttl_s": "Seconds a verified device token is cached per web process (0: off); "
+    "blocking a device takes effect within this time",
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
     "max_trigger_age_s": "A corrected trigger time older than this is 422",
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",

@@ -33,6 +33,7 @@ class Container:
     trigger_sink: TriggerSink
     rate_limiter: Any
     metrics: Any
+    auth_cache: Any
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -90,4 +90,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         instance_dir=str(tmp_path),
         broker_url="memory://",
         result_backend="cache+memory://",
+        auth_cache_ttl_s=0,  # tests block devices and expect it to take effect at once
     )

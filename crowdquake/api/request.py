@@ -29,10 +29,13 @@ def parse_body(model: type[M], context: dict[str, Any] | None = None) -> M:
 def authenticated_device() -> AuthenticatedDevice:
     """The device of the bearer token, after counting the request against its rate limit."""
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    device = authenticate_device(
-        get_session(), token.strip() if scheme.lower() == "bearer" else None
-    )
+    scheme, _, raw_token = header.partition(" ")
+    token = raw_token.strip() if scheme.lower() == "bearer" else None
+    cache = container().auth_cache
+    device = cache.get(token) if token else None
+    if device is None:
+        device = authenticate_device(get_session(), token)
+        cache.put(token or "", device)
     enforce_rate_limit(f"device:{device.device_id}")
     return device
 

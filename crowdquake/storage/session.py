@@ -25,7 +25,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip per request; stale connections are recycled instead.
+    kwargs.setdefault("pool_recycle", 300)
     return create_engine(url, **kwargs)
 
 

@@ -1,0 +1,244 @@
+"""``crowdquake bench ingest``: ingest throughput and latency on gunicorn + PostgreSQL.
+
+The load comes from wrk (a separate C process) with a Lua script that posts authenticated,
+validated triggers with fresh UUIDs. Printed: the trivial endpoint's throughput (the framework
+ceiling of the same server in the same run), single-trigger requests/s and the ratio, p50/p99 at a
+paced rate, and batch triggers/s. Both processes share this machine's cores: figures are lower
+bounds for a real deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+
+from crowdquake.cli.common import python_module, spawn, stop, wait_ready
+
+LUA = Path(__file__).with_name("bench_assets") / "ingest.lua"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench"
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: str
+
+
+def _parse_duration_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(
+    url: str, script: Path, *, duration_s: int, connections: int, threads: int
+) -> WrkResult:
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return WrkResult(
+        rps,
+        _parse_duration_ms(pct["50"]),
+        _parse_duration_ms(pct["99"]),
+        int(non_2xx.group(1)) if non_2xx else 0,
+        errors.group(1) if errors else "none",
+    )
+
+
+def _script(
+    workdir: Path, name: str, tokens: list[str], path: str, batch: int, delay_ms: int
+) -> Path:
+    prelude = (
+        f"TOKENS = {{{', '.join(json.dumps(t) for t in tokens)}}}\n"
+        f"PATH = {json.dumps(path)}\nBATCH = {batch}\nDELAY_MS = {delay_ms}\n"
+    )
+    target = workdir / f"{name}.lua"
+    target.write_text(prelude + LUA.read_text())
+    return target
+
+
+def _trivial_script(workdir: Path) -> Path:
+    target = workdir / "trivial.lua"
+    target.write_text('wrk.method = "GET"\n')
+    return target
+
+
+def _fresh_database(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from crowdquake.storage.session import make_engine
+
+    parsed = make_url(url)
+    admin = make_engine(
+        parsed.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@click.command("ingest")
+@click.option(
+    "--database-url",
+    envvar="CROWDQUAKE_BENCH_DATABASE_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="PostgreSQL database to recreate for the run.",
+)
+@click.option("--workers", default=4, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=1, show_default=True, help="Threads per worker.")
+@click.option("--duration", "duration_s", default=10, show_default=True, help="Seconds per phase.")
+@click.option("--connections", default=32, show_default=True, help="wrk connections (saturation).")
+@click.option(
+    "--rate", default=500, show_default=True, help="Paced request rate for the latency phase."
+)
+@click.option("--batch-size", default=50, show_default=True, help="Triggers per batch request.")
+@click.option(
+    "--devices", default=200, show_default=True, help="Registered devices the load rotates over."
+)
+def bench_ingest(
+    database_url: str,
+    workers: int,
+    threads: int,
+    duration_s: int,
+    connections: int,
+    rate: int,
+    batch_size: int,
+    devices: int,
+) -> None:
+    """Measure ingest against the framework ceiling of the same gunicorn + PostgreSQL server."""
+    from crowdquake.storage import migrate
+
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
+    if not database_url.startswith("postgresql"):
+        raise click.UsageError("the ingest benchmark runs on PostgreSQL")
+    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
+    _fresh_database(database_url)
+    migrate.upgrade(database_url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-"))
+    env = {
+        "CROWDQUAKE_DATABASE_URL": database_url,
+        "CROWDQUAKE_INSTANCE_DIR": str(workdir),
+        "CROWDQUAKE_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CROWDQUAKE_MAX_REQUEST_BYTES": str(4 * 1024 * 1024),
+        "CROWDQUAKE_LOG_LEVEL": "WARNING",
+    }
+    server = spawn(
+        python_module(
+            "crowdquake.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ),
+        env=env,
+        log_path=workdir / "web.log",
+    )
+    try:
+        wait_ready(base)
+        with httpx.Client(base_url=base + "/api/v1", timeout=10) as http:
+            tokens = [
+                http.post(
+                    "/devices",
+                    json={"platform": "other", "app_version": "bench", "model_version": "bench"},
+                )
+                .raise_for_status()
+                .json()["token"]
+                for _ in range(devices)
+            ]
+        wrk_threads = 2
+        click.echo(
+            f"server: gunicorn {workers}x{threads} on {base}; load: wrk {wrk_threads} threads",
+            err=True,
+        )
+        paced_connections = 10
+        delay_ms = max(0, round(1000 * paced_connections / rate) - 1)
+        phases = {
+            "trivial": (base + "/healthz", _trivial_script(workdir), connections),
+            "single": (
+                base + "/api/v1/triggers",
+                _script(workdir, "single", tokens, "/api/v1/triggers", 0, 0),
+                connections,
+            ),
+            "paced": (
+                base + "/api/v1/triggers",
+                _script(workdir, "paced", tokens, "/api/v1/triggers", 0, delay_ms),
+                paced_connections,
+            ),
+            "batch": (
+                base + "/api/v1/triggers:batch",
+                _script(workdir, "batch", tokens, "/api/v1/triggers:batch", batch_size, 0),
+                connections,
+            ),
+        }
+        results: dict[str, WrkResult] = {}
+        for name, (url, script, conns) in phases.items():
+            click.echo(f"  {name:8s} {duration_s} s ...", err=True)
+            results[name] = run_wrk(
+                url, script, duration_s=duration_s, connections=conns, threads=wrk_threads
+            )
+    finally:
+        stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    trivial, single, paced, batch = (results[k] for k in ("trivial", "single", "paced", "batch"))
+    ratio = single.requests_per_s / trivial.requests_per_s
+    click.echo("\ningest benchmark (gunicorn + PostgreSQL on loopback, wrk on the same cores)")
+    click.echo(f"  trivial GET /healthz          {trivial.requests_per_s:9.0f} req/s   (ceiling)")
+    click.echo(
+        f"  single POST /triggers         {single.requests_per_s:9.0f} req/s   "
+        f"ratio {ratio:.2f} (target >= 0.60)  "
+        f"p50 {single.p50_ms:.1f} ms  p99 {single.p99_ms:.1f} ms"
+    )
+    click.echo(
+        f"  paced POST /triggers          {paced.requests_per_s:9.0f} req/s   "
+        f"p50 {paced.p50_ms:.1f} ms  p99 {paced.p99_ms:.1f} ms (target p99 < 50 ms at {rate}/s)"
+    )
+    click.echo(
+        f"  batch POST /triggers:batch    {batch.requests_per_s * batch_size:9.0f} triggers/s "
+        f"({batch_size}/request; target >= 30000)  p99 {batch.p99_ms:.1f} ms"
+    )
+    failures = {k: v.non_2xx for k, v in results.items() if v.non_2xx}
+    if failures:
+        raise click.ClickException(f"non-2xx responses during the run: {failures}")
