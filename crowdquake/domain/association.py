@@ -36,7 +36,7 @@ import numpy as np
 from crowdquake.domain import detection as stat
 from crowdquake.domain.devices import DeviceIndex
 from crowdquake.domain.events import EventState, Member, TriggerRecord, event_key_for
-from crowdquake.domain.geodesy import LocalProjection, haversine_km
+from crowdquake.domain.geodesy import LocalProjection, haversine_km, haversine_scalar_km
 from crowdquake.domain.location import SilentCells, grid_search, locate
 from crowdquake.domain.magnitude import (
     estimate_magnitude,
@@ -44,7 +44,7 @@ from crowdquake.domain.magnitude import (
     max_trigger_distance_km,
 )
 from crowdquake.domain.params import DetectionParams
-from crowdquake.domain.traveltime import TravelTimeModel
+from crowdquake.domain.traveltime import HomogeneousModel, TravelTimeModel
 from crowdquake.domain.types import MagnitudeEstimate, Phase
 
 _DEFAULT_MAGNITUDE = 4.5
@@ -64,6 +64,7 @@ class Associator:
         self.background = background
         self.model = model
         self.devices = devices
+        self._homogeneous = model if isinstance(model, HomogeneousModel) else None
         self.pool: dict[str, deque[TriggerRecord]] = {}
         self.pool_order: deque[TriggerRecord] = deque()
         self.events: dict[str, EventState] = {}
@@ -107,12 +108,17 @@ class Associator:
 
     def _fit(self, ev: EventState, rec: TriggerRecord) -> tuple[Phase, float] | None:
         tr = rec.trigger
-        d = float(haversine_km(ev.lat_deg, ev.lon_deg, tr.lat_deg, tr.lon_deg))
+        d = haversine_scalar_km(ev.lat_deg, ev.lon_deg, tr.lat_deg, tr.lon_deg)
         if d > ev.reach_km:
             return None
         dt = tr.time_s - ev.origin_time_s
-        rp = dt - float(self.model.travel_time_s(d, ev.depth_km, "P"))
-        rs = dt - float(self.model.travel_time_s(d, ev.depth_km, "S"))
+        if self._homogeneous is not None:  # scalar fast path: no numpy call per trigger
+            r_km = math.hypot(d, ev.depth_km)
+            rp = dt - r_km / self._homogeneous.vp_km_s
+            rs = dt - r_km / self._homogeneous.vs_km_s
+        else:
+            rp = dt - float(self.model.travel_time_s(d, ev.depth_km, "P"))
+            rs = dt - float(self.model.travel_time_s(d, ev.depth_km, "S"))
         phase: Phase = "P" if abs(rp) <= abs(rs) else "S"
         res = rp if phase == "P" else rs
         if abs(res) > self._tolerance(ev):
@@ -289,15 +295,18 @@ class Associator:
             return
         self.relocate(ev, now_s)
 
-    def _subsample(self, members: list[Member]) -> list[Member]:
+    def _subsample(self, ev: EventState) -> np.ndarray:
+        """Member indices used by a relocation: the earliest half (near the source, most
+        informative on the epicentre) plus an even spread of the rest; deterministic."""
+        n = len(ev.members)
         cap = self.p.relocate_max_triggers
-        if len(members) <= cap:
-            return members
-        ordered = sorted(members, key=lambda m: (m.record.time_s, m.record.trigger.trigger_id))
-        head = ordered[: cap // 2]
-        rest = ordered[cap // 2 :]
-        step = len(rest) / (cap - len(head))
-        return head + [rest[int(i * step)] for i in range(cap - len(head))]
+        if n <= cap:
+            return np.arange(n)
+        order = np.argsort(ev.member_arrays()[2], kind="stable")
+        head = order[: cap // 2]
+        rest = order[cap // 2 :]
+        pick = (np.arange(cap - head.size) * (rest.size / (cap - head.size))).astype(int)
+        return np.concatenate([head, rest[pick]])
 
     def silent_cells(
         self, ev: EventState, radius_km: float
@@ -306,13 +315,8 @@ class Associator:
         idx = self.devices.cells_within(ev.lat_deg, ev.lon_deg, radius_km)
         if idx.size == 0:
             return idx, np.zeros(0), np.zeros(0)
-        triggered: dict[int, int] = {}
-        for m in ev.members:
-            dev_cell = self.devices.cell_of_device.get(m.record.trigger.device_id, m.record.cell)
-            ci = self.devices.cell_index.get(dev_cell)
-            if ci is not None:
-                triggered[ci] = triggered.get(ci, 0) + 1
-        trig_counts = np.array([triggered.get(int(i), 0) for i in idx], dtype=float)
+        cells = self.devices.cells
+        trig_counts = np.array([ev.cell_counts.get(cells[i], 0) for i in idx], dtype=float)
         silent = np.maximum(self.devices.counts[idx] - trig_counts, 0.0)
         dist = haversine_km(
             ev.lat_deg, ev.lon_deg, self.devices.cell_lat[idx], self.devices.cell_lon[idx]
@@ -322,11 +326,10 @@ class Associator:
     def relocate(self, ev: EventState, now_s: float) -> None:
         p = self.p
         self.stats["relocations"] += 1
-        sub = self._subsample(ev.members)
+        sub = self._subsample(ev)
         proj = LocalProjection(ev.lat_deg, ev.lon_deg)
-        lat = np.array([m.record.trigger.lat_deg for m in sub])
-        lon = np.array([m.record.trigger.lon_deg for m in sub])
-        tim = np.array([m.record.time_s for m in sub])
+        all_lat, all_lon, all_tim, _ = ev.member_arrays()
+        lat, lon, tim = all_lat[sub], all_lon[sub], all_tim[sub]
         x, y = proj.forward(lat, lon)
         silent = None
         if p.negative_evidence_weight > 0.0:
@@ -373,14 +376,17 @@ class Associator:
         release = np.abs(res) > 3.0 * self._tolerance(ev)
         if len(ev.members) < 2 * self.p.min_triggers:
             release[:] = False
-        kept: list[Member] = []
-        for m, r, up, rel in zip(ev.members, res, use_p, release, strict=True):
-            if rel:
-                m.record.assigned = False
-                ev.devices.discard(m.record.trigger.device_id)
-            else:
-                kept.append(Member(m.record, "P" if up else "S", float(r)))
-        ev.members = kept
+        if not release.any():
+            ev.refresh_associations(res, use_p)
+            return
+        kept = [
+            Member(m.record, "P" if up else "S", float(r))
+            for m, r, up, rel in zip(
+                ev.members, res.tolist(), use_p.tolist(), release.tolist(), strict=True
+            )
+            if not rel
+        ]
+        ev.set_members(kept)
 
     def magnitude(self, ev: EventState, now_s: float) -> MagnitudeEstimate | None:
         """Magnitude from members and the phones the S wave passed in silence by ``now_s``."""

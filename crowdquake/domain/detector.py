@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from crowdquake.domain.association import Associator
 from crowdquake.domain.cells import cell_of
 from crowdquake.domain.detection import BackgroundRates
@@ -22,7 +24,6 @@ from crowdquake.domain.types import (
     EventEstimate,
     Hypocenter,
     Trigger,
-    TriggerAssociation,
 )
 
 
@@ -69,10 +70,13 @@ class StreamingDetector:
         n_retired = len(self._assoc.retired)
         res = self.params.h3_resolution
         for tr in sorted(triggers, key=lambda t: (t.time_s, t.trigger_id)):
+            cell = cell_of(tr.lat_deg, tr.lon_deg, res)
+            cell = cell_of(tr.lat_deg, tr.lon_deg, res)
             rec = TriggerRecord(
                 tr,
-                cell_of(tr.lat_deg, tr.lon_deg, res),
+                cell,
                 tr.received_s if tr.received_s is not None else tr.time_s,
+                device_cell=self._devices.cell_of_device.get(tr.device_id, cell),
             )
             self._assoc.process(rec)
         self._assoc.expire(max(now_s, self._assoc.clock_s))
@@ -116,7 +120,8 @@ class StreamingDetector:
 
     def _estimate(self, ev: EventState, now_s: float) -> EventEstimate:
         mag = self._assoc.magnitude(ev, now_s) if ev.members else ev.magnitude
-        radius = max((float(d) for d in ev.distances_km(*ev.member_arrays()[:2])), default=0.0)
+        lat, lon, _, _ = ev.member_arrays()
+        radius = float(np.max(ev.distances_km(lat, lon))) if lat.size else 0.0
         idx = self._devices.cells_within(ev.lat_deg, ev.lon_deg, max(radius, 30.0))
         n_active = int(self._devices.counts[idx].sum()) if idx.size else 0
         hypo = Hypocenter(
@@ -129,12 +134,7 @@ class StreamingDetector:
             origin_time_uncertainty_s=ev.origin_time_uncertainty_s,
             depth_fixed=ev.depth_fixed,
         )
-        assoc = tuple(
-            TriggerAssociation(m.record.trigger.trigger_id, m.phase, round(m.residual_s, 4))
-            for m in sorted(
-                ev.members, key=lambda m: (m.record.time_s, m.record.trigger.trigger_id)
-            )
-        )
+        assoc = tuple(ev.associations)  # in association order
         return EventEstimate(
             event_key=ev.key,
             hypocenter=hypo,

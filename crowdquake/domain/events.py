@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from crowdquake.domain.geodesy import haversine_km
-from crowdquake.domain.types import FloatArray, MagnitudeEstimate, Phase, Trigger
+from crowdquake.domain.types import (
+    FloatArray,
+    MagnitudeEstimate,
+    Phase,
+    Trigger,
+    TriggerAssociation,
+)
 
 
 @dataclass(slots=True)
@@ -18,6 +25,7 @@ class TriggerRecord:
     trigger: Trigger
     cell: str
     available_s: float
+    device_cell: str = ""  # cell of the phone's heartbeat (its denominator cell)
     assigned: bool = False
 
     @property
@@ -39,6 +47,27 @@ def event_key_for(first_trigger_id: str) -> str:
     'eq-a9993e364706816a'
     """
     return "eq-" + hashlib.sha1(first_trigger_id.encode()).hexdigest()[:16]
+
+
+class _Column:
+    """Append-only float column with amortised O(1) appends and O(1) array views."""
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self, values: list[float] | None = None) -> None:
+        vals = values or []
+        self._data = np.empty(max(64, 2 * len(vals)), dtype=float)
+        self._data[: len(vals)] = vals
+        self._n = len(vals)
+
+    def append(self, value: float) -> None:
+        if self._n == self._data.size:
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self._n] = value
+        self._n += 1
+
+    def view(self) -> FloatArray:
+        return self._data[: self._n]
 
 
 @dataclass(slots=True)
@@ -63,6 +92,13 @@ class EventState:
     changed: bool = True
     merged_into: str | None = None
     created_seq: int = 0
+    # column caches kept in step with ``members`` so an update never loops over members
+    associations: list[TriggerAssociation] = field(default_factory=list)
+    cell_counts: dict[str, int] = field(default_factory=dict)
+    _lat: _Column = field(default_factory=_Column)
+    _lon: _Column = field(default_factory=_Column)
+    _time: _Column = field(default_factory=_Column)
+    _pga: _Column = field(default_factory=_Column)
 
     def add(self, record: TriggerRecord, phase: Phase, residual_s: float) -> None:
         record.assigned = True
@@ -70,17 +106,61 @@ class EventState:
         self.devices.add(record.trigger.device_id)
         self.last_member_s = max(self.last_member_s, record.time_s)
         self.changed = True
+        tr = record.trigger
+        self.associations.append(TriggerAssociation(tr.trigger_id, phase, round(residual_s, 4)))
+        self.cell_counts[record.device_cell] = self.cell_counts.get(record.device_cell, 0) + 1
+        self._lat.append(tr.lat_deg)
+        self._lon.append(tr.lon_deg)
+        self._time.append(tr.time_s)
+        self._pga.append(np.nan if tr.pga_ms2 is None else tr.pga_ms2)
+
+    def set_members(self, members: list[Member]) -> None:
+        """Replace the members (after relocation or a merge) and rebuild the caches."""
+        old = self.members
+        for m in old:
+            m.record.assigned = False
+        trig = [m.record.trigger for m in members]
+        for m in members:
+            m.record.assigned = True
+        self.members = list(members)
+        self.devices = {t.device_id for t in trig}
+        self.associations = [
+            TriggerAssociation(t.trigger_id, m.phase, round(m.residual_s, 4))
+            for t, m in zip(trig, members, strict=True)
+        ]
+        self.cell_counts = dict(Counter(m.record.device_cell for m in members))
+        self._lat = _Column([t.lat_deg for t in trig])
+        self._lon = _Column([t.lon_deg for t in trig])
+        self._time = _Column([t.time_s for t in trig])
+        self._pga = _Column([np.nan if t.pga_ms2 is None else t.pga_ms2 for t in trig])
+        if members:
+            self.last_member_s = max(self.last_member_s, float(self._time.view().max()))
+        self.changed = True
+
+    def refresh_associations(self, residual_s: FloatArray, is_p: np.ndarray) -> None:
+        """New phases/residuals after a relocation (no member change).
+
+        Only entries whose phase flipped or whose residual moved by more than 0.05 s are
+        rebuilt: creating 10^4-10^5 frozen objects per relocation would dominate the cost.
+        """
+        old_res = np.fromiter(
+            (a.residual_s for a in self.associations), float, len(self.associations)
+        )
+        old_p = np.fromiter(
+            (a.phase == "P" for a in self.associations), bool, len(self.associations)
+        )
+        stale = np.nonzero((np.abs(old_res - residual_s) > 0.05) | (old_p != is_p))[0]
+        res_r = np.round(residual_s[stale], 4).tolist()
+        for j, i in enumerate(stale.tolist()):
+            a = self.associations[i]
+            self.associations[i] = TriggerAssociation(
+                a.trigger_id, "P" if is_p[i] else "S", res_r[j]
+            )
+        self.changed = True
 
     def member_arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """(lat, lon, time, pga) of the members; PGA NaN when unknown."""
-        trig = [m.record.trigger for m in self.members]
-        lat = np.fromiter((t.lat_deg for t in trig), float, len(trig))
-        lon = np.fromiter((t.lon_deg for t in trig), float, len(trig))
-        tim = np.fromiter((t.time_s for t in trig), float, len(trig))
-        pga = np.fromiter(
-            (np.nan if t.pga_ms2 is None else t.pga_ms2 for t in trig), float, len(trig)
-        )
-        return lat, lon, tim, pga
+        """(lat, lon, time, pga) of the members as array views; PGA NaN when unknown."""
+        return self._lat.view(), self._lon.view(), self._time.view(), self._pga.view()
 
     def distances_km(self, lat: FloatArray, lon: FloatArray) -> FloatArray:
         return haversine_km(self.lat_deg, self.lon_deg, lat, lon)

@@ -6,6 +6,7 @@ network works with, the sphere is within 0.5% of the ellipsoid, well below pick-
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,23 @@ def haversine_km(
     dl = np.radians(np.asarray(lon2_deg, dtype=float) - np.asarray(lon1_deg, dtype=float))
     a = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
     return np.asarray(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
+def haversine_scalar_km(
+    lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float
+) -> float:
+    """`haversine_km` for plain floats (math module: ~20x faster than numpy on scalars).
+
+    >>> round(haversine_scalar_km(0.0, 0.0, 0.0, 1.0), 2)
+    111.2
+    """
+    p1 = math.radians(lat1_deg)
+    p2 = math.radians(lat2_deg)
+    a = (
+        math.sin((p2 - p1) / 2.0) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2_deg - lon1_deg) / 2.0) ** 2
+    )
+    return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def to_xyz_km(lat_deg: ArrayLike, lon_deg: ArrayLike) -> FloatArray:
