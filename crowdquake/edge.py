@@ -166,7 +166,7 @@ class EdgeModel:
             raw = (raw - self._out_zero) * self._out_scale
         if self.sidecar.output == "logit":
             return np.asarray(1.0 / (1.0 + np.exp(-raw)))
-        return raw
+        return np.asarray(raw)
 
     def score(self, windows_ms2: np.ndarray, max_batch: int = 8192) -> np.ndarray:
         """(n, channels, samples) device-frame acceleration in m/s² -> probabilities (n,)."""

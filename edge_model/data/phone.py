@@ -37,17 +37,15 @@ class SensorSpec:
     offset_ms2: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def lsb_ms2(self) -> float:
-        return 2 * self.full_scale_g * G_MS2 / 2**self.bits
+        return float(2 * self.full_scale_g * G_MS2 / 2**self.bits)
 
 
 def random_sensor(rng: np.random.Generator) -> SensorSpec:
     full_scale = float(rng.choice([2.0, 4.0, 8.0, 16.0]))
-    return SensorSpec(
-        noise_ug_per_rt_hz=float(np.exp(rng.uniform(np.log(80.0), np.log(400.0)))),
-        full_scale_g=full_scale,
-        bits=int(rng.choice([12, 14, 16])),
-        offset_ms2=tuple(rng.normal(0.0, 0.05, 3)),  # type: ignore[arg-type]
-    )
+    noise = float(np.exp(rng.uniform(np.log(80.0), np.log(400.0))))
+    bits = int(rng.choice([12, 14, 16]))
+    off = rng.normal(0.0, 0.05, 3)
+    return SensorSpec(noise, full_scale, bits, (float(off[0]), float(off[1]), float(off[2])))
 
 
 def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
