@@ -1,0 +1,71 @@
+"""``crowdquake evaluate``: run an evaluation suite through our detector and the baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("evaluate")
+@click.option(
+    "--suite",
+    "suite_name",
+    type=click.Choice(["smoke", "standard"]),
+    default="smoke",
+    show_default=True,
+    help="Which scenario suite to run.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Suite seed.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the metrics JSON.",
+)
+@click.option(
+    "--plots",
+    "plot_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for PNG plots (default: next to the JSON).",
+)
+@click.option(
+    "--method",
+    "method_names",
+    multiple=True,
+    help="Only these methods (crowdquake, myshake2020, count_test, pyocto).",
+)
+@click.option("--limit", type=int, default=None, help="Only the first N scenarios (debugging).")
+def evaluate(
+    suite_name: str,
+    seed: int,
+    json_path: Path,
+    plot_dir: Path | None,
+    method_names: tuple[str, ...],
+    limit: int | None,
+) -> None:
+    """Simulate the suite, replay every scenario through every method, print and save metrics."""
+    from crowdquake.sim.harness import run_suite
+    from crowdquake.sim.methods import all_methods
+    from crowdquake.sim.report import table, write_json, write_plots
+    from crowdquake.sim.suites import SUITES
+
+    methods = all_methods(method_names or None)
+    if not methods:
+        names = ", ".join(method_names)
+        raise click.BadParameter(f"no such method: {names}", param_hint="--method")
+    n = len(SUITES[suite_name](seed).specs)
+    n = min(n, limit) if limit else n
+    with click.progressbar(
+        length=n, label=f"suite {suite_name}", file=click.get_text_stream("stderr"), show_pos=True
+    ) as bar:
+        result = run_suite(
+            suite_name, seed, methods, progress=lambda i, s: bar.update(1), limit=limit
+        )
+    click.echo(table(result))
+    click.echo(f"wall time {result.wall_s:.1f} s, {result.n_triggers_simulated} triggers simulated")
+    write_json(result, json_path)
+    plots = write_plots(result, plot_dir if plot_dir is not None else json_path.parent)
+    click.echo(f"wrote {json_path} and {len(plots)} plots")
