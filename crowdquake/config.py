@@ -42,6 +42,12 @@ class Settings:
     heartbeat_cell_resolution: int = 7
     trigger_retention_days: int = 30
     active_heartbeat_max_age_s: float = 1800.0
+    # Real-time pipeline
+    detection_tick_s: float = 0.25
+    redrive_after_s: float = 5.0
+    alerts_disabled_regions: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
     # Embedded broker
     broker_poll_interval_s: float = 0.05
     # Misc
@@ -114,6 +120,8 @@ def _check_positive(settings: Settings) -> None:
         "max_trigger_age_s",
         "active_heartbeat_max_age_s",
         "broker_poll_interval_s",
+        "detection_tick_s",
+        "redrive_after_s",
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
@@ -142,6 +150,12 @@ SETTINGS_DOC: dict[str, str] = {
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",
     "trigger_retention_days": "Days raw trigger positions are kept",
     "active_heartbeat_max_age_s": "A device is active if its steady heartbeat is this fresh",
+    "detection_tick_s": "Period of the sweeper that queues association runs of dirty regions",
+    "redrive_after_s": "A queued association run not finished after this is re-queued (lost run)",
+    "alerts_disabled_regions": "Kill switch: comma-separated region keys (H3 res 2) where no "
+    "automatic alert is issued; detection goes on. Also per region in the database",
+    "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",
+    "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
     "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",
     "log_level": "Python logging level",
     "secret_key": "Flask secret key (console sessions). Set it in production",

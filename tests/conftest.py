@@ -20,12 +20,16 @@ from crowdquake.storage import migrate
 from crowdquake.storage.session import make_engine
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("CROWDQUAKE_TEST_REDIS_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("CI") and not PG_URL:
-        raise pytest.UsageError("CI=true but CROWDQUAKE_TEST_DATABASE_URL is not set")
+    if os.environ.get("CI") and not (PG_URL and REDIS_URL):
+        raise pytest.UsageError(
+            "CI=true but CROWDQUAKE_TEST_DATABASE_URL or CROWDQUAKE_TEST_REDIS_URL is not set: "
+            "integration tests must run against the real services (see .ci/run)"
+        )
 
 
 def reset_postgres(url: str) -> None:

@@ -11,7 +11,7 @@ from celery import Celery
 
 from crowdquake.config import Settings
 
-TASK_MODULES = ["crowdquake.tasks.ops"]
+TASK_MODULES = ["crowdquake.tasks.ops", "crowdquake.tasks.detection"]
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -39,6 +39,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
         include=TASK_MODULES,
     )
     app.conf.crowdquake_settings = settings
+    from crowdquake.tasks.schedule import beat_schedule
+
+    app.conf.beat_schedule = beat_schedule(settings)
     return app
 
 

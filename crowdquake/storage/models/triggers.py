@@ -49,6 +49,8 @@ class Trigger(Base):
         Index("ix_triggers_region_time", "region_key", "trigger_time"),
         Index("ix_triggers_device_time", "device_id", "trigger_time"),
         Index("ix_triggers_event", "event_id"),
+        # The sweeper's query: regions with unprocessed ("new") triggers.
+        Index("ix_triggers_status_received", "status", "received_at"),
     )
 
 

@@ -1,0 +1,351 @@
+"""The real-time association use case: one run over one region's recent triggers.
+
+A region is a coarse H3 cell (``domain.cells.region_key``). A run loads the triggers of the
+region and its neighbours (the overlap margin), feeds them to the domain's streaming detector,
+persists the events whose epicentre lies in the region, and marks what it processed. State that
+matters lives in the database; each worker process also keeps the detector of each region it
+ran in memory (``DetectorCache``) and feeds it only the new triggers, as long as nobody else ran
+the region in between (``region_state.runs`` is the generation check); otherwise it rebuilds
+from the database, which gives the same events because the detector is deterministic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import h3
+import numpy as np
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from crowdquake.domain.cells import region_key as region_of
+from crowdquake.domain.detection import BackgroundRates
+from crowdquake.domain.detector import StreamingDetector
+from crowdquake.domain.params import DetectionParams
+from crowdquake.domain.types import ActiveDevices, EventEstimate
+from crowdquake.domain.types import Trigger as TriggerObs
+from crowdquake.services.events import persist_estimate
+from crowdquake.storage.models import BackgroundRate, DeviceState, RegionState, Trigger
+from crowdquake.storage.queries import insert_ignoring_duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Tunables of the live pipeline (the science tunables are in ``DetectionParams``)."""
+
+    params: DetectionParams = field(default_factory=DetectionParams)
+    lookback_s: float = 360.0  # triggers loaded when a detector is rebuilt, s
+    late_margin_s: float = 10.0  # re-read this much before the watermark (commit-order skew), s
+    redrive_after_s: float = 5.0  # a queued run not finished after this is presumed lost, s
+    device_refresh_s: float = 30.0  # reload active devices at most this often, s
+    active_heartbeat_max_age_s: float = 1800.0
+    disabled_alert_regions: frozenset[str] = frozenset()
+
+
+@dataclass
+class CachedDetector:
+    detector: StreamingDetector
+    generation: int
+    watermark: datetime
+    seen: dict[uuid.UUID, datetime]
+    devices_loaded_at: datetime
+
+
+@dataclass
+class DetectorCache:
+    """Per worker process: the detectors of the regions this process ran last."""
+
+    entries: dict[str, CachedDetector] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    region_key: str
+    skipped: str | None = None
+    rebuilt: bool = False
+    new_triggers: int = 0
+    events_created: int = 0
+    revisions: int = 0
+    alert_ids: list[int] = field(default_factory=list)
+    neighbour_regions: set[str] = field(default_factory=set)
+
+
+def region_neighbours(region_key: str) -> list[str]:
+    return sorted(str(c) for c in h3.grid_disk(region_key, 1))
+
+
+def claim_dirty_regions(session: Session, now: datetime, config: PipelineConfig) -> list[str]:
+    """Regions with unprocessed triggers whose run is not queued yet (or whose queued run is
+    presumed lost): claim each with a conditional UPDATE so at most one run per region is
+    queued, however many sweepers run. Returns the claimed keys."""
+    dirty = list(
+        session.scalars(
+            select(Trigger.region_key)
+            .where(
+                Trigger.status == "new",
+                Trigger.received_at >= now - timedelta(seconds=config.lookback_s),
+            )
+            .distinct()
+        )
+    )
+    if not dirty:
+        return []
+    insert_ignoring_duplicates(
+        session,
+        RegionState.__table__,  # type: ignore[arg-type]
+        [{"region_key": key, "runs": 0, "alerts_enabled": True} for key in dirty],
+        key="region_key",
+    )
+    stale = now - timedelta(seconds=config.redrive_after_s)
+    claimed = []
+    for key in sorted(dirty):
+        result = session.execute(
+            update(RegionState)
+            .where(
+                RegionState.region_key == key,
+                (RegionState.queued_at.is_(None)) | (RegionState.queued_at < stale),
+            )
+            .values(queued_at=now)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(key)
+    return claimed
+
+
+def _try_region_lock(session: Session, region_key: str) -> bool:
+    """PostgreSQL: a transaction-scoped advisory lock per region. SQLite transactions already
+    take the database write lock (BEGIN IMMEDIATE), which serialises runs."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    lock_id = int(region_key, 16) & 0x7FFF_FFFF_FFFF_FFFF
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}))
+
+
+def load_active_devices(
+    session: Session, regions: Sequence[str], now: datetime, max_age_s: float
+) -> ActiveDevices:
+    rows = session.execute(
+        select(DeviceState.device_id, DeviceState.lat_deg, DeviceState.lon_deg).where(
+            DeviceState.region_key.in_(regions),
+            DeviceState.steady.is_(True),
+            DeviceState.last_heartbeat_at >= now - timedelta(seconds=max_age_s),
+        )
+    ).all()
+    if not rows:
+        return ActiveDevices.empty()
+    return ActiveDevices(
+        tuple(str(r.device_id) for r in rows),
+        np.fromiter((r.lat_deg for r in rows), float, len(rows)),
+        np.fromiter((r.lon_deg for r in rows), float, len(rows)),
+    )
+
+
+def _load_triggers(
+    session: Session, regions: Sequence[str], since_received: datetime, since_time: datetime
+) -> list[Trigger]:
+    return list(
+        session.scalars(
+            select(Trigger)
+            .where(
+                Trigger.region_key.in_(regions),
+                Trigger.received_at >= since_received,
+                Trigger.trigger_time >= since_time,
+            )
+            .order_by(Trigger.received_at, Trigger.trigger_time, Trigger.id)
+        )
+    )
+
+
+def _observation(row: Trigger) -> TriggerObs:
+    return TriggerObs(
+        trigger_id=str(row.id),
+        device_id=str(row.device_id),
+        time_s=row.trigger_time.timestamp(),
+        lat_deg=row.lat_deg,
+        lon_deg=row.lon_deg,
+        pga_ms2=row.pga_ms2,
+        score=row.server_score if row.server_score is not None else row.score,
+        received_s=row.received_at.timestamp(),
+        phase_hint=row.phase_hint,  # type: ignore[arg-type]
+        accuracy_m=row.accuracy_m,
+    )
+
+
+def load_background(session: Session, region_key: str, params: DetectionParams) -> BackgroundRates:
+    """Prior updated with this region's counts of unassociated triggers per hour."""
+    rates = BackgroundRates.prior(
+        params.background_rate_per_device_hour, params.background_prior_device_hours
+    )
+    for row in session.scalars(
+        select(BackgroundRate).where(BackgroundRate.region_key == region_key)
+    ):
+        rates = rates.updated(row.hour_of_day, row.n_triggers, row.device_hours)
+    return rates
+
+
+def run_region(
+    session: Session,
+    region_key: str,
+    now: datetime,
+    config: PipelineConfig,
+    cache: DetectorCache,
+) -> RunReport:
+    """One association run for ``region_key`` at ``now`` (the data clock)."""
+    report = RunReport(region_key)
+    if not _try_region_lock(session, region_key):
+        report.skipped = "locked"
+        return report
+    state = session.get(RegionState, region_key)
+    if state is None:
+        state = RegionState(region_key=region_key, runs=0, alerts_enabled=True)
+        session.add(state)
+        session.flush()
+    regions = region_neighbours(region_key)
+    params = config.params
+    if state.watermark is not None and not _has_new_triggers(session, regions, state.watermark):
+        # A redelivered or duplicate run: everything up to the watermark is already processed.
+        state.queued_at = None
+        report.skipped = "up to date"
+        return report
+    cached = cache.entries.get(region_key)
+    if cached is None or cached.generation != state.runs:
+        report.rebuilt = True
+        detector = StreamingDetector(params, load_background(session, region_key, params))
+        detector.set_active_devices(
+            load_active_devices(session, regions, now, config.active_heartbeat_max_age_s)
+        )
+        window_start = now - timedelta(seconds=config.lookback_s)
+        rows = _load_triggers(session, regions, window_start, window_start)
+        cached = CachedDetector(detector, state.runs, window_start, {}, now)
+    else:
+        if (now - cached.devices_loaded_at).total_seconds() >= config.device_refresh_s:
+            cached.detector.set_active_devices(
+                load_active_devices(session, regions, now, config.active_heartbeat_max_age_s)
+            )
+            cached.devices_loaded_at = now
+        since = cached.watermark - timedelta(seconds=config.late_margin_s)
+        rows = _load_triggers(session, regions, since, now - timedelta(seconds=config.lookback_s))
+    fresh = [r for r in rows if r.id not in cached.seen]
+    for r in fresh:
+        cached.seen[r.id] = r.received_at
+    if fresh:
+        cached.watermark = max(cached.watermark, *(r.received_at for r in fresh))
+    _forget_old(cached, now, config.lookback_s)
+    report.new_triggers = len(fresh)
+
+    changed = cached.detector.update([_observation(r) for r in fresh], now.timestamp())
+    alerts_enabled = state.alerts_enabled and region_key not in config.disabled_alert_regions
+    for estimate in _owned(changed, region_key, report):
+        result = persist_estimate(
+            session,
+            estimate,
+            region_key=region_key,
+            now=now,
+            params=params,
+            alerts_enabled=alerts_enabled,
+        )
+        report.events_created += int(result.created)
+        report.revisions += int(result.revision is not None)
+        report.alert_ids += result.alert_ids
+
+    n_unassociated = _mark_unassociated(session, region_key, fresh)
+    _count_background(session, state, now, n_unassociated, config)
+    state.runs += 1
+    state.queued_at = None
+    state.last_run_started_at = now
+    state.last_run_finished_at = now
+    state.watermark = cached.watermark
+    cached.generation = state.runs
+    cache.entries[region_key] = cached
+    session.flush()
+    return report
+
+
+def _has_new_triggers(session: Session, regions: Sequence[str], watermark: datetime) -> bool:
+    newer = session.scalar(
+        select(Trigger.id)
+        .where(
+            Trigger.region_key.in_(regions),
+            (Trigger.received_at > watermark) | (Trigger.status == "new"),
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
+def _owned(
+    estimates: Iterable[EventEstimate], region_key: str, report: RunReport
+) -> list[EventEstimate]:
+    """Estimates whose epicentre is in this region; others are left to their own region."""
+    owned = []
+    for estimate in estimates:
+        home = region_of(estimate.hypocenter.lat_deg, estimate.hypocenter.lon_deg)
+        if home == region_key:
+            owned.append(estimate)
+        else:
+            report.neighbour_regions.add(home)
+    return owned
+
+
+def _forget_old(cached: CachedDetector, now: datetime, lookback_s: float) -> None:
+    horizon = now - timedelta(seconds=2 * lookback_s)
+    if len(cached.seen) > 1000:
+        cached.seen = {k: v for k, v in cached.seen.items() if v >= horizon}
+
+
+def _mark_unassociated(session: Session, region_key: str, fresh: Sequence[Trigger]) -> int:
+    """This region's new triggers that no event took; returns how many."""
+    ids = [r.id for r in fresh if r.region_key == region_key]
+    if not ids:
+        return 0
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        session.execute(
+            update(Trigger)
+            .where(Trigger.id.in_(chunk), Trigger.status == "new")
+            .values(status="unassociated")
+        )
+    session.flush()
+    return sum(1 for r in fresh if r.region_key == region_key and r.status == "unassociated")
+
+
+def _count_background(
+    session: Session, state: RegionState, now: datetime, n_unassociated: int, config: PipelineConfig
+) -> None:
+    """Add the unassociated triggers and the steady device-hours since the last run to the
+    region's statistics for the current local (solar) hour: the Gamma-Poisson update data of
+    the background rate (``domain.detection.BackgroundRates``)."""
+    last = state.last_run_finished_at
+    elapsed_s = min((now - last).total_seconds(), 60.0) if last is not None else 0.0
+    if elapsed_s <= 0 and n_unassociated == 0:
+        return
+    n_active = session.scalar(
+        select(func.count())
+        .select_from(DeviceState)
+        .where(
+            DeviceState.region_key == state.region_key,
+            DeviceState.steady.is_(True),
+            DeviceState.last_heartbeat_at
+            >= now - timedelta(seconds=config.active_heartbeat_max_age_s),
+        )
+    )
+    _, lon = h3.cell_to_latlng(state.region_key)
+    local_hour = int((now.hour + now.minute / 60 + lon / 15.0) % 24)
+    row = session.get(BackgroundRate, (state.region_key, local_hour))
+    if row is None:
+        row = BackgroundRate(
+            region_key=state.region_key, hour_of_day=local_hour, n_triggers=0, device_hours=0.0
+        )
+        session.add(row)
+    row.n_triggers += n_unassociated
+    row.device_hours += (n_active or 0) * elapsed_s / 3600.0
+
+
+def count_pending(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Trigger).where(Trigger.status == "new"))
+        or 0
+    )

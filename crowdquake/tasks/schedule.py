@@ -1,0 +1,20 @@
+"""The one beat schedule of crowdquake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crowdquake.config import Settings
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    tick = settings.detection_tick_s
+    return {
+        "detection-sweep": {
+            "task": "crowdquake.detection.sweep",
+            "schedule": tick,
+            # A sweep that waited longer than a few ticks (broker outage) is useless: the next
+            # one reads the database afresh.
+            "options": {"expires": max(4 * tick, 1.0)},
+        },
+    }
