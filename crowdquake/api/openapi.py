@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from crowdquake import __version__
-from crowdquake.api import schemas
+from crowdquake.api import alert_schemas, schemas
 
 CHECKED_IN = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{model}"
@@ -80,7 +80,7 @@ def build_openapi() -> dict[str, Any]:
                 if m.__name__.endswith("In") or m.__name__ == "DeviceRegistration"
                 else "serialization",
             )
-            for m in _MODELS
+            for m in [*_MODELS, *alert_schemas.MODELS]
         ],
         ref_template=REF,
     )
@@ -171,6 +171,7 @@ def build_openapi() -> dict[str, Any]:
                     ),
                 }
             },
+            **_alert_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],
@@ -181,5 +182,104 @@ def build_openapi() -> dict[str, Any]:
                     "description": "The token returned by POST /devices",
                 }
             },
+        },
+    }
+
+
+# --- Alert delivery (crowdquake.api.alerts) ------------------------------------------------------
+
+
+def _alert_paths() -> dict[str, Any]:
+    since = {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "description": "Cursor: only alerts with a larger id (default: the last 10 minutes)",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+    problem = {"application/problem+json": {"schema": _ref(schemas.Problem)}}
+    return {
+        "/alerts": {
+            "get": {
+                "summary": "Alerts concerning this device's cell since the cursor",
+                "operationId": "listAlerts",
+                "security": AUTH,
+                "parameters": [since],
+                "responses": _responses(
+                    {
+                        "200": (
+                            "Alerts, oldest first, and the next cursor",
+                            alert_schemas.DeviceAlertList,
+                        )
+                    },
+                    ["401", "403", "422", "429"],
+                ),
+            }
+        },
+        "/alerts/stream": {
+            "get": {
+                "summary": "Server-Sent Events: one `alert` event (id = alert id) per new alert",
+                "description": "Polls every 0.5 s; `: keep-alive` comments every 15 s; honours "
+                "the Last-Event-ID header (takes precedence over `since`); closes after `max_s`.",
+                "operationId": "streamAlerts",
+                "security": AUTH,
+                "parameters": [
+                    since,
+                    {
+                        "name": "max_s",
+                        "in": "query",
+                        "required": False,
+                        "description": "Close the stream after this many seconds",
+                        "schema": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": alert_schemas.MAX_STREAM_S,
+                            "default": 300,
+                        },
+                    },
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "`event: alert` with a DeviceAlertOut JSON `data` line",
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {
+                                    "type": "string",
+                                    "description": "`data` of each event: DeviceAlertOut JSON",
+                                }
+                            }
+                        },
+                    },
+                    **_responses({}, ["401", "403", "422", "429"]),
+                },
+            }
+        },
+        "/alerts/{alert_id}.cap": {
+            "get": {
+                "summary": "The alert as an OASIS CAP 1.2 message (public)",
+                "operationId": "getAlertCap",
+                "parameters": [
+                    {
+                        "name": "alert_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "CAP 1.2 XML (urn:oasis:names:tc:emergency:cap:1.2)",
+                        "content": {"application/cap+xml": {"schema": {"type": "string"}}},
+                    },
+                    "404": {"description": "Unknown or withdrawn alert", "content": problem},
+                    "429": {"description": ERRORS["429"], "content": problem},
+                },
+            }
         },
     }
