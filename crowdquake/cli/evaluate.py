@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from crowdquake.sim.scenario import ScenarioSpec
 
 
 @click.command("evaluate")
@@ -58,12 +64,20 @@ def evaluate(
         raise click.BadParameter(f"no such method: {names}", param_hint="--method")
     n = len(SUITES[suite_name](seed).specs)
     n = min(n, limit) if limit else n
-    with click.progressbar(
-        length=n, label=f"suite {suite_name}", file=click.get_text_stream("stderr"), show_pos=True
-    ) as bar:
-        result = run_suite(
-            suite_name, seed, methods, progress=lambda i, s: bar.update(1), limit=limit
-        )
+    interactive = sys.stderr.isatty()
+    t0 = time.perf_counter()
+
+    def log(i: int, spec: ScenarioSpec) -> None:
+        # Without a terminal the bar stays silent: print a line every 10 scenarios instead.
+        bar.update(1)
+        if interactive:
+            return
+        if (i + 1) % 10 == 0 or i + 1 == n:
+            elapsed = time.perf_counter() - t0
+            click.echo(f"[{i + 1}/{n}] {spec.name} {elapsed:.0f} s", err=True)
+
+    with click.progressbar(length=n, label=f"suite {suite_name}", file=sys.stderr) as bar:
+        result = run_suite(suite_name, seed, methods, progress=log, limit=limit)
     click.echo(table(result))
     click.echo(f"wall time {result.wall_s:.1f} s, {result.n_triggers_simulated} triggers simulated")
     write_json(result, json_path)
