@@ -22,9 +22,12 @@ def build_cnn(window_samples: int, channels: int) -> Any:
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(0.2)(x)
     x = layers.Dense(32, activation="relu")(x)
-    # A logit output: int8 then resolves the whole score range (a quantised sigmoid saturates
-    # at 255/256, where the operating threshold lives); the runtime applies the sigmoid.
-    out = layers.Dense(1, name="logit")(x)
+    # A logit output clipped to ±12: int8 then resolves the score range in ~0.1-logit steps
+    # (a quantised sigmoid saturates at 255/256, where the operating threshold lives); the
+    # runtime applies the sigmoid.
+    x = layers.Dense(1)(x)
+    x = layers.ReLU(max_value=24.0)(layers.Rescaling(1.0, offset=12.0)(x))
+    out = layers.Rescaling(1.0, offset=-12.0, name="logit")(x)
     return keras.Model(inp, out, name="quake_cnn")
 
 

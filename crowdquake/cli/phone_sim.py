@@ -22,7 +22,7 @@ import click
 import numpy as np
 
 PLATFORMS = ("android", "ios", "other")
-APP_VERSION = "phone-sim/1"
+APP_VERSION = "phone-sim-1"
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def phone_trace(
     """
     ds = _generators()
     from edge_model.data.human import ACTIVITIES
-    from edge_model.data.phone import decimate_to, resting_orientation
+    from edge_model.data.phone import resting_orientation
     from edge_model.data.quake import BASE_RATE_HZ, random_scenario, simulate_quake
 
     n_base = int(duration_s * BASE_RATE_HZ)
@@ -169,7 +169,6 @@ def phone_trace(
         k = min(seg.shape[1], trace.shape[1] - i0)
         trace[:, i0 : i0 + k] = seg[:, :k]
         t += seg_s + rng.exponential(duration_s / max(human_fraction * 10, 1e-6))
-    del decimate_to
     return np.asarray(trace)
 
 
@@ -257,40 +256,87 @@ def phone_sim(
     from crowdquake.edge import EdgeModel, PhonePipeline
 
     rng = np.random.default_rng(seed)
-    model = EdgeModel.load(model_path)
-    pipe = PhonePipeline(model)
-    version, rate = model.sidecar.version, model.sidecar.sample_rate_hz
+    pipe = PhonePipeline(EdgeModel.load(model_path))
     phones = make_phones(rng, devices, lat, lon, radius_km)
+    quake = None if quake_magnitude is None else (quake_magnitude, lat, lon, quake_at_s)
+    events = simulate_events(
+        rng,
+        pipe,
+        phones,
+        duration_s=duration_s,
+        quake=quake,
+        human_fraction=human_fraction,
+        heartbeat_s=heartbeat_s,
+    )
+    counts, errors = post_events(
+        ApiClient(api_url), pipe, phones, events, realtime=realtime, waveforms=waveforms
+    )
+    click.echo(
+        f"{counts['registered']}/{devices} devices registered; posted {counts['heartbeat']} "
+        f"heartbeats, {counts['trigger']} triggers, {counts['waveform']} waveforms; "
+        f"{len(errors)} errors"
+    )
+    for err in errors[:10]:
+        click.echo(f"  error: {err}", err=True)
+    if counts["registered"] == 0:
+        raise click.ClickException(f"no device could register at {api_url}")
+
+
+def simulate_events(
+    rng: np.random.Generator,
+    pipe: Any,
+    phones: list[SimPhone],
+    *,
+    duration_s: float,
+    quake: tuple[float, float, float, float] | None,
+    human_fraction: float,
+    heartbeat_s: float,
+) -> list[tuple[float, int, str, Any]]:
+    """Run every phone's trace through the pipeline: time-ordered heartbeats and triggers.
+
+    ``quake`` = (magnitude, latitude, longitude, origin s after start), depth 10 km.
+    """
+    rate, window = pipe.model.sidecar.sample_rate_hz, pipe.model.sidecar.window_samples
     events: list[tuple[float, int, str, Any]] = []  # (t_s, phone, kind, data)
     with click.progressbar(phones, label="simulating phones", file=sys.stderr) as bar:
         for phone in bar:
-            quake = None
-            if quake_magnitude is not None:
-                r_km = _hypo_km(phone, lat, lon, 10.0)
-                quake = (quake_magnitude, r_km, quake_at_s + r_km / 6.0)
-            trace = phone_trace(rng, duration_s, quake, human_fraction)
+            arrival = None
+            if quake is not None:
+                r_km = _hypo_km(phone, quake[1], quake[2], 10.0)
+                arrival = (quake[0], r_km, quake[3] + r_km / 6.0)
+            trace = phone_trace(rng, duration_s, arrival, human_fraction)
             for t in np.arange(0.0, duration_s, heartbeat_s):
                 events.append((float(t), phone.index, "heartbeat", None))
             for trig in pipe.process(trace, rate):
                 i0 = max(int((trig.trigger_time_s - pipe.config.pre_s) * rate), 0)
-                i0 = min(i0, trace.shape[1] - model.sidecar.window_samples)
-                wave = trace[:, i0 : i0 + model.sidecar.window_samples]
+                i0 = min(i0, trace.shape[1] - window)
+                wave = trace[:, i0 : i0 + window]
                 events.append(
                     (trig.trigger_time_s, phone.index, "trigger", (trig, i0 / rate, wave))
                 )
     events.sort(key=lambda e: (e[0], e[1]))
+    return events
 
-    client = ApiClient(api_url)
+
+def post_events(
+    client: ApiClient,
+    pipe: Any,
+    phones: list[SimPhone],
+    events: list[tuple[float, int, str, Any]],
+    *,
+    realtime: bool,
+    waveforms: bool,
+) -> tuple[dict[str, int], list[str]]:
+    """Register the phones, then post heartbeats, triggers and waveforms (paced if realtime)."""
+    version, rate = pipe.model.sidecar.version, pipe.model.sidecar.sample_rate_hz
     tokens: dict[int, str] = {}
     for phone in phones:
         reply = client.send("POST", "/api/v1/devices", device_payload(phone, version))
         if reply and "token" in reply:
             tokens[phone.index] = reply["token"]
-    if not tokens:
-        raise click.ClickException(f"no device could register at {api_url}: {client.errors[:3]}")
+    counts = {"registered": len(tokens), "heartbeat": 0, "trigger": 0, "waveform": 0}
     start_wall = datetime.now(UTC)
     start_mono = time.monotonic()
-    counts = {"heartbeat": 0, "trigger": 0, "waveform": 0}
     with click.progressbar(events, label="posting", file=sys.stderr) as bar:
         for t_s, idx, kind, data in bar:
             if idx not in tokens:
@@ -299,12 +345,8 @@ def phone_sim(
                 time.sleep(max(0.0, t_s - (time.monotonic() - start_mono)))
             phone = phones[idx]
             if kind == "heartbeat":
-                ok = client.send(
-                    "POST",
-                    "/api/v1/heartbeats",
-                    heartbeat_payload(phone, version, True),
-                    tokens[idx],
-                )
+                body = heartbeat_payload(phone, version, True)
+                ok = client.send("POST", "/api/v1/heartbeats", body, tokens[idx])
                 counts["heartbeat"] += ok is not None
                 continue
             trig, w_start_s, wave = data
@@ -318,20 +360,12 @@ def phone_sim(
                 phase_hint=trig.phase_hint,
                 model_version=version,
             )
-            if client.send("POST", "/api/v1/triggers", body, tokens[idx]) is not None:
-                counts["trigger"] += 1
-                if waveforms:
-                    device_start = start_wall + timedelta(seconds=w_start_s - phone.clock_offset_s)
-                    ok = client.send(
-                        "PUT",
-                        f"/api/v1/triggers/{tid}/waveform",
-                        waveform_payload(wave, rate, device_start),
-                        tokens[idx],
-                    )
-                    counts["waveform"] += ok is not None
-    click.echo(
-        f"{len(tokens)}/{devices} devices registered; posted {counts['heartbeat']} heartbeats, "
-        f"{counts['trigger']} triggers, {counts['waveform']} waveforms; {len(client.errors)} errors"
-    )
-    for err in client.errors[:10]:
-        click.echo(f"  error: {err}", err=True)
+            if client.send("POST", "/api/v1/triggers", body, tokens[idx]) is None:
+                continue
+            counts["trigger"] += 1
+            if waveforms:
+                device_start = start_wall + timedelta(seconds=w_start_s - phone.clock_offset_s)
+                body = waveform_payload(wave, rate, device_start)
+                ok = client.send("PUT", f"/api/v1/triggers/{tid}/waveform", body, tokens[idx])
+                counts["waveform"] += ok is not None
+    return counts, client.errors

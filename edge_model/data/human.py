@@ -27,6 +27,8 @@ it) and its world-to-device rotation. Physical models, one per activity:
   clipped by the sensor's range, 1-2 bounces (restitution 0.3), rest in a new orientation.
 * typing: taps at 2-6 per second (Poisson), each a 10-30 ms pulse of 0.1-1 m/s² normal to the
   screen, on a phone held in the hand (tremor) or lying on a table.
+* sway: standing or sitting with the phone on the body: postural sway 0.1-1 Hz, tilts of
+  1-5° that move gravity between the axes, weight shifts (Winter 1995).
 * still: ambient floor vibration 1e-4-1e-3 m/s² (microtremor and footsteps far away).
 """
 
@@ -342,6 +344,38 @@ def rotation_matrix_for_typing(rng: np.random.Generator, in_hand: bool) -> np.nd
     return resting_orientation(rng)
 
 
+def sway(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
+    """Standing or sitting with the phone in a pocket or hand: postural sway and fidgeting.
+
+    Quiet-stance sway is an inverted pendulum at 0.1-1 Hz with ~1-3 cm of centre-of-mass travel
+    (Winter 1995, Gait & Posture 3); the carried phone also tilts by a few degrees at the same
+    rates, which moves gravity between its axes (the larger effect); small weight shifts come
+    as minimum-jerk moves of 2-5 cm.
+    """
+    acc = np.stack(
+        [
+            rng.uniform(0.02, 0.3) * _coloured(rng, n, rate_hz, rng.uniform(0.1, 1.0), 0.5)
+            for _ in range(3)
+        ]
+    )
+    acc[2] *= 0.3
+    t = int(rng.exponential(3.0) * rate_hz)
+    while t < n:
+        m = int(rng.uniform(0.5, 1.5) * rate_hz)
+        _add_at(
+            acc[int(rng.integers(0, 2))],
+            t,
+            _min_jerk(m) * rng.uniform(0.02, 0.05) / (m / rate_hz) ** 2,
+        )
+        t += m + int(rng.exponential(3.0) * rate_hz)
+    base = rng.uniform(0, 2 * np.pi, 3)
+    tilt = [
+        np.radians(rng.uniform(1, 5)) * _coloured(rng, n, rate_hz, rng.uniform(0.1, 0.8), 0.5)
+        for _ in range(3)
+    ]
+    return acc, rotation_series(base[0] + tilt[0], base[1] + tilt[1], base[2] + tilt[2])
+
+
 def still(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
     amp = np.exp(rng.uniform(np.log(1e-4), np.log(1e-3)))
     acc = np.stack([amp * _coloured(rng, n, rate_hz, rng.uniform(1, 15), 0.3) for _ in range(3)])
@@ -362,5 +396,6 @@ ACTIVITIES: dict[str, Callable[[np.random.Generator, int, float], Motion]] = {
     "table_knock": table_knock,
     "drop": drop,
     "typing": typing,
+    "sway": sway,
     "still": still,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -138,3 +139,20 @@ def test_client_survives_unreachable_server(bad_url: str) -> None:
     client = ApiClient(bad_url, timeout_s=0.5)
     assert client.send("POST", "/api/v1/devices", {}) is None
     assert len(client.errors) == 1
+
+
+def test_payloads_validate_against_the_api_schemas() -> None:
+    schemas = pytest.importorskip("crowdquake.api.schemas")
+    # The API parses JSON in strict mode, so validate the JSON text, as the server sees it.
+    schemas.DeviceRegistration.model_validate_json(json.dumps(device_payload(PHONE, "v1")))
+    schemas.HeartbeatIn.model_validate_json(json.dumps(heartbeat_payload(PHONE, "v1", True)))
+    body = trigger_payload(
+        phone=PHONE,
+        trigger_id=str(uuid.uuid4()),
+        true_time=datetime.now(UTC),
+        score=0.99,
+        pga_ms2=0.3,
+        phase_hint="S",
+        model_version="quake_cnn_v1",
+    )
+    schemas.TriggerIn.model_validate_json(json.dumps(body))

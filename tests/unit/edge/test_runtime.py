@@ -44,8 +44,10 @@ def test_runtime_reproduces_stored_outputs(model: EdgeModel) -> None:
     vectors = np.load(VECTORS)
     scores = model.score(vectors["windows_ms2"])
     np.testing.assert_allclose(scores, vectors["tflite_scores"], atol=1e-6)
-    # The fixed windows are half earthquakes, half human motion: the model separates most.
-    assert np.mean((scores >= model.sidecar.threshold) == vectors["labels"].astype(bool)) >= 0.75
+    # The first 12 fixed windows are 6 random human-motion and 6 random earthquake windows (the
+    # rest are chosen near the decision boundary): the model separates most of them.
+    hits = (scores[:12] >= model.sidecar.threshold) == vectors["labels"][:12].astype(bool)
+    assert np.mean(hits) >= 0.75
 
 
 def test_batched_equals_one_by_one(model: EdgeModel) -> None:
@@ -55,6 +57,20 @@ def test_batched_equals_one_by_one(model: EdgeModel) -> None:
     np.testing.assert_array_equal(model.score(x, max_batch=3), one_by_one)
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.asarray(np.log(p / (1 - p)))
+
+
+def _assert_int8_close_to_float(int8_scores: np.ndarray, float_scores: np.ndarray) -> None:
+    """Quantisation tolerance in logit space (the network's output); the output is clipped at
+    ±12 logits, so only windows inside the clip range are compared number by number."""
+    inside = np.abs(_logit(float_scores)) < 11.0
+    assert inside.sum() >= 4
+    assert np.max(np.abs(_logit(int8_scores) - _logit(float_scores))[inside]) <= 1.0
+    assert np.array_equal(int8_scores >= 0.5, float_scores >= 0.5)
+
+
 def test_keras_agrees_within_quantisation_tolerance() -> None:
     keras = pytest.importorskip("keras")
     pytest.importorskip("tensorflow")
@@ -62,15 +78,16 @@ def test_keras_agrees_within_quantisation_tolerance() -> None:
     runtime = EdgeModel.load()
     net = keras.models.load_model(DEFAULT_MODEL_DIR / f"{runtime.sidecar.version}.keras")
     x = normalise_windows(vectors["windows_ms2"], runtime.sidecar.normalisation)
-    float_scores = 1.0 / (1.0 + np.exp(-net.predict(x, verbose=0).reshape(-1).astype(np.float64)))
+    logits = net.predict(x, verbose=0).reshape(-1).astype(np.float64)
+    float_scores = 1.0 / (1.0 + np.exp(-logits))
     np.testing.assert_allclose(float_scores, vectors["keras_scores"], atol=1e-4)
-    assert np.max(np.abs(runtime.score(vectors["windows_ms2"]) - float_scores)) <= 0.1
+    _assert_int8_close_to_float(runtime.score(vectors["windows_ms2"]), float_scores)
 
 
 def test_stored_keras_outputs_close_to_runtime(model: EdgeModel) -> None:
     """Without TF: the float outputs saved at export stay within int8 tolerance of the runtime."""
     vectors = np.load(VECTORS)
-    assert np.max(np.abs(model.score(vectors["windows_ms2"]) - vectors["keras_scores"])) <= 0.1
+    _assert_int8_close_to_float(model.score(vectors["windows_ms2"]), vectors["keras_scores"])
 
 
 def test_normalisation_ignores_gravity_and_orientation_offset() -> None:
@@ -78,8 +95,9 @@ def test_normalisation_ignores_gravity_and_orientation_offset() -> None:
     x = rng.normal(0, 0.2, (4, 3, 100))
     norm = {"demean": True, "views": ["log", "peak"], "log_compress_ms2": 0.02, "peak_gain": 6.0}
     shifted = x + np.array([0.0, 3.0, 9.3])[None, :, None]
+    # float32 arithmetic on a 9.3 m/s² offset: agreement to ~1e-4 of a unit.
     np.testing.assert_allclose(
-        normalise_windows(x, norm), normalise_windows(shifted, norm), atol=1e-5
+        normalise_windows(x, norm), normalise_windows(shifted, norm), atol=2e-4
     )
     assert normalise_windows(x, norm).shape == (4, 100, 6)
 
