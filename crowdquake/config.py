@@ -34,6 +34,7 @@ class Settings:
     max_request_bytes: int = 256 * 1024
     max_batch_triggers: int = 500
     rate_limit_per_minute: int = 120
+    registration_rate_limit_per_minute: int = 600
     auth_cache_ttl_s: float = 10.0
     # Trigger acceptance window
     max_future_skew_s: float = 30.0
@@ -48,6 +49,8 @@ class Settings:
     alerts_disabled_regions: str = ""
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
+    webhook_timeout_s: float = 5.0
+    cap_sender: str = "crowdquake@localhost"
     # Embedded broker
     broker_poll_interval_s: float = 0.05
     # Misc
@@ -117,6 +120,7 @@ def _check_positive(settings: Settings) -> None:
         "max_request_bytes",
         "max_batch_triggers",
         "rate_limit_per_minute",
+        "registration_rate_limit_per_minute",
         "max_trigger_age_s",
         "active_heartbeat_max_age_s",
         "broker_poll_interval_s",
@@ -143,6 +147,7 @@ SETTINGS_DOC: dict[str, str] = {
     "max_request_bytes": "Largest request body accepted; larger is 413",
     "max_batch_triggers": "Most triggers in one `POST /api/v1/triggers:batch`",
     "rate_limit_per_minute": "Requests per device per minute on ingest endpoints; more is 429",
+    "registration_rate_limit_per_minute": "Device registrations per client IP per minute",
     "auth_cache_ttl_s": "Seconds a verified device token is cached per web process (0: off); "
     "blocking a device takes effect within this time",
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
@@ -156,6 +161,8 @@ SETTINGS_DOC: dict[str, str] = {
     "automatic alert is issued; detection goes on. Also per region in the database",
     "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",
     "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
+    "webhook_timeout_s": "Timeout of one webhook delivery attempt",
+    "cap_sender": "`sender` of the CAP 1.2 documents at /api/v1/alerts/{id}.cap",
     "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",
     "log_level": "Python logging level",
     "secret_key": "Flask secret key (console sessions). Set it in production",

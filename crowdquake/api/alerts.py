@@ -143,7 +143,7 @@ def alert_cap(alert_id: int) -> Response:
         raise NotFound(f"no alert {alert_id}")
     session = get_session()
     alert = alerts.get_issued_alert(session, alert_id)
-    sender = str(getattr(container().settings, "cap_sender", cap.DEFAULT_SENDER))
+    sender = container().settings.cap_sender
     body = cap.render_cap(alert, sender=sender, references=alerts.earlier_alerts(session, alert))
     response = Response(body, mimetype=cap.CAP_MIME)
     response.headers["Cache-Control"] = "public, max-age=30"

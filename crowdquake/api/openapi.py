@@ -172,6 +172,7 @@ def build_openapi() -> dict[str, Any]:
                 }
             },
             **_alert_paths(),
+            **_event_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],
@@ -282,4 +283,35 @@ def _alert_paths() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _event_paths() -> dict[str, Any]:
+    return {
+        "/events": {
+            "get": {
+                "summary": "Detected earthquakes (candidate or confirmed) with every revision",
+                "operationId": "listEvents",
+                "parameters": [
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "required": False,
+                        "description": "Events created at or after this ISO 8601 time "
+                        "(default: the last 24 h)",
+                        "schema": {"type": "string", "format": "date-time"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": '`{"events": [...]}` in the `crowdquake replay` format',
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "422": {
+                        "description": ERRORS["422"],
+                        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
+                    },
+                },
+            }
+        }
     }

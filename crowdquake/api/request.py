@@ -40,8 +40,8 @@ def authenticated_device() -> AuthenticatedDevice:
     return device
 
 
-def enforce_rate_limit(key: str) -> None:
+def enforce_rate_limit(key: str, limit: int | None = None) -> None:
     services = container()
-    retry_after = services.rate_limiter.hit(key, services.settings.rate_limit_per_minute)
+    retry_after = services.rate_limiter.hit(key, limit or services.settings.rate_limit_per_minute)
     if retry_after is not None:
         raise RateLimited(retry_after_s=retry_after)

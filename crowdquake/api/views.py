@@ -77,7 +77,9 @@ def _accepted(result: triggers.IngestedTrigger) -> schemas.TriggerAccepted:
 @bp.post("/devices")
 @transactional
 def register_device() -> Response:
-    enforce_rate_limit(f"ip:{request.remote_addr}")
+    enforce_rate_limit(
+        f"ip:{request.remote_addr}", container().settings.registration_rate_limit_per_minute
+    )
     body = parse_body(schemas.DeviceRegistration)
     registered = devices.register_device(
         get_session(),

@@ -25,6 +25,8 @@ def load_settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request of our own client is noise on a terminal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return settings
 
 

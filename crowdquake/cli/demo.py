@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import httpx
 
 from crowdquake.cli.common import load_settings, python_module, spawn, stop, wait_ready
 
@@ -22,13 +20,29 @@ def _free_port() -> int:
 
 @click.command()
 @click.option("--port", type=int, default=None, help="Port for the API (default: a free one).")
+@click.option(
+    "--quake",
+    default="Napa",
+    show_default=True,
+    help="Notable earthquake to replay (crowdquake/sim/data/notable_earthquakes.csv).",
+)
+@click.option(
+    "--penetration",
+    default=0.0005,
+    show_default=True,
+    help="Fraction of the population running the app.",
+)
+@click.option("--seed", default=1, show_default=True, help="Simulation seed.")
 @click.option("--keep-serving", is_flag=True, help="Leave API and worker running until Ctrl-C.")
-def demo(port: int | None, keep_serving: bool) -> None:
-    """Start the API and a real worker, send phone data through HTTP and show the result.
+def demo(port: int | None, quake: str, penetration: float, seed: int, keep_serving: bool) -> None:
+    """Start the API and a real worker, replay a real earthquake through HTTP, show the event.
 
-    Uses CROWDQUAKE_DATABASE_URL / CROWDQUAKE_BROKER_URL when set; otherwise a SQLite file and
-    the server-less SQLite broker under instance/, so nothing needs to be installed.
+    The earthquake's catalogue parameters are real (USGS ComCat); the phones around it are
+    simulated (crowdquake.sim). Uses CROWDQUAKE_DATABASE_URL / CROWDQUAKE_BROKER_URL when set;
+    otherwise a SQLite file and the server-less SQLite broker under instance/.
     """
+    from crowdquake.cli.http_replay import replay_over_http
+    from crowdquake.cli.scenarios import earthquake_scenario
     from crowdquake.storage import migrate
 
     settings = load_settings()
@@ -40,6 +54,8 @@ def demo(port: int | None, keep_serving: bool) -> None:
     logs = Path(settings.instance_dir).resolve() / "logs"
     web = spawn(
         python_module("crowdquake.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+        # Every simulated phone registers from this one address.
+        env={"CROWDQUAKE_REGISTRATION_RATE_LIMIT_PER_MINUTE": "1000000"},
         log_path=logs / "web.log",
     )
     worker = spawn(
@@ -50,8 +66,16 @@ def demo(port: int | None, keep_serving: bool) -> None:
     try:
         wait_ready(base)
         click.echo(f"API listening on {base}  (OpenAPI: {base}/api/v1/openapi.json)")
-        _check_worker(settings)
-        _scripted_session(base)
+        scenario, data = earthquake_scenario(quake, penetration, seed)
+        truth = scenario.quake  # type: ignore[attr-defined]
+        click.echo(
+            f"scenario: {truth.source.removeprefix('notable:')} M{truth.magnitude:.1f}, "
+            f"{len(data.heartbeats)} steady phones, {len(data.triggers)} triggers "
+            f"(simulated phones, real catalogue event)"
+        )
+        report = replay_over_http(base, data)
+        _show(report, data, truth)
+        click.echo(f"\nevents feed: {base}/api/v1/events   OpenAPI: {base}/api/v1/openapi.json")
         if keep_serving:
             click.echo("serving; press Ctrl-C to stop")
             while web.poll() is None and worker.poll() is None:
@@ -63,57 +87,42 @@ def demo(port: int | None, keep_serving: bool) -> None:
         stop(worker)
 
 
-def _check_worker(settings: object) -> None:
-    from crowdquake.tasks import make_celery
+def _show(report: object, data: object, truth: object) -> None:
+    from crowdquake.domain.geodesy import haversine_km
 
-    app = make_celery(settings)  # type: ignore[arg-type]
-    started = time.perf_counter()
-    reply = app.send_task("crowdquake.ops.ping").get(timeout=30)
-    click.echo(f"worker answered {reply!r} in {1000 * (time.perf_counter() - started):.0f} ms")
-
-
-def _scripted_session(base: str) -> None:
-    with httpx.Client(base_url=base + "/api/v1", timeout=10) as http:
-        device = (
-            http.post(
-                "/devices",
-                json={"platform": "android", "app_version": "demo", "model_version": "demo"},
-            )
-            .raise_for_status()
-            .json()
-        )
-        headers = {"Authorization": f"Bearer {device['token']}"}
-        beat = (
-            http.post(
-                "/heartbeats",
-                headers=headers,
-                json={
-                    "latitude": 37.8716,
-                    "longitude": -122.2727,
-                    "accuracy_m": 10.0,
-                    "steady": True,
-                    "charging": True,
-                    "app_version": "demo",
-                    "model_version": "demo",
-                    "clock_offset_s": 0.0,
-                },
-            )
-            .raise_for_status()
-            .json()
-        )
-        trigger = {
-            "id": str(uuid.uuid4()),
-            "trigger_time": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(),
-            "latitude": 37.8716,
-            "longitude": -122.2727,
-            "accuracy_m": 10.0,
-            "pga_ms2": 0.3,
-            "score": 0.97,
-            "model_version": "demo",
-        }
-        stored = http.post("/triggers", headers=headers, json=trigger).raise_for_status().json()
-        bad = http.post("/triggers", headers=headers, json={**trigger, "latitude": 123})
-    click.echo(f"registered device {device['device_id']}")
-    click.echo(f"heartbeat stored at cell {beat['cell']} (coarsened position)")
-    click.echo(f"trigger {stored['id']} stored, received_at {stored['received_at']}")
-    click.echo(f"invalid trigger -> {bad.status_code} {bad.json()['errors'][0]['field']}")
+    shift = report.shift  # type: ignore[attr-defined]
+    origin = datetime.fromtimestamp(truth.origin_time_s, UTC) + shift  # type: ignore[attr-defined]
+    events = report.events  # type: ignore[attr-defined]
+    click.echo(f"\nsent {report.sent} triggers; rejected: {dict(report.errors) or 'none'}")  # type: ignore[attr-defined]
+    if not events:
+        raise click.ClickException("no event detected: see the worker log")
+    best = min(
+        events,
+        key=lambda e: haversine_km(e["latitude"], e["longitude"], truth.lat_deg, truth.lon_deg),  # type: ignore[attr-defined]
+    )
+    error_km = float(
+        haversine_km(best["latitude"], best["longitude"], truth.lat_deg, truth.lon_deg)
+    )  # type: ignore[attr-defined]
+    detected = datetime.fromisoformat(best["detected_at"])
+    first = best["revisions"][0]
+    click.echo(f"{'':22s}{'detected':>24s}{'catalogue truth':>24s}")
+    click.echo(
+        f"{'origin time':22s}{best['origin_time'][11:23]:>24s}{origin.isoformat()[11:23]:>24s}"
+    )
+    click.echo(
+        f"{'latitude, longitude':22s}{best['latitude']:>11.3f}, {best['longitude']:<11.3f}"
+        f"{truth.lat_deg:>11.3f}, {truth.lon_deg:<11.3f}"
+    )  # type: ignore[attr-defined]
+    mag = best["magnitude"]
+    click.echo(
+        f"{'magnitude':22s}{mag if mag is not None else float('nan'):>24.2f}{truth.magnitude:>24.1f}"
+    )  # type: ignore[attr-defined]
+    click.echo(
+        f"location error {error_km:.1f} km; magnitude error "
+        f"{(mag - truth.magnitude) if mag is not None else float('nan'):+.2f}; "  # type: ignore[attr-defined]
+        f"first published {(detected - origin).total_seconds():.1f} s after origin "
+        f"(first M {first['magnitude'] or float('nan'):.2f}, {first['n_triggers']} triggers); "
+        f"{len(best['revisions'])} revisions, final {best['n_triggers']} triggers"
+    )
+    if len(events) > 1:
+        click.echo(f"{len(events) - 1} other event(s) reported in the same period")

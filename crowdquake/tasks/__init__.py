@@ -11,7 +11,11 @@ from celery import Celery
 
 from crowdquake.config import Settings
 
-TASK_MODULES = ["crowdquake.tasks.ops", "crowdquake.tasks.detection"]
+TASK_MODULES = [
+    "crowdquake.tasks.ops",
+    "crowdquake.tasks.detection",
+    "crowdquake.tasks.delivery",
+]
 
 
 def make_celery(settings: Settings | None = None) -> Celery:

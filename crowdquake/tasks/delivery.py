@@ -21,35 +21,29 @@ from crowdquake.services.publishers import (
     deliver,
     due_deliveries,
 )
-from crowdquake.storage.session import make_engine, make_session_factory
 from crowdquake.tasks import settings_of
+from crowdquake.tasks.base import runtime
 
-DEFAULT_WEBHOOK_TIMEOUT_S = 5.0
 RETRY_BATCH = 100
 
 
 def publishers_from_settings(settings: Settings) -> dict[str, AlertPublisher]:
     """Configured publishers by target name (the ``alert_deliveries.target`` column)."""
-    url = str(getattr(settings, "webhook_url", "") or "")
+    url = settings.webhook_url
     if not url:
         return {}
-    publisher = WebhookPublisher(
-        url,
-        str(getattr(settings, "webhook_secret", "")),
-        float(getattr(settings, "webhook_timeout_s", DEFAULT_WEBHOOK_TIMEOUT_S)),
-    )
+    publisher = WebhookPublisher(url, settings.webhook_secret, settings.webhook_timeout_s)
     return {f"webhook:{url}"[:255]: publisher}
 
 
 @contextmanager
-def task_session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    session = make_session_factory(engine)()
+def task_session(app: Any) -> Iterator[Session]:
+    """The worker process's session factory; each delivery attempt commits on its own."""
+    session = runtime(app).session_factory()
     try:
         yield session
     finally:
         session.close()
-        engine.dispose()
 
 
 @shared_task(bind=True, name="crowdquake.alerts.deliver_alert", acks_late=True, time_limit=120)
@@ -57,7 +51,7 @@ def deliver_alert(self: Any, alert_id: int) -> dict[str, str]:
     """Publish one alert to every configured target; returns the status per target."""
     settings = settings_of(self.app)
     statuses: dict[str, str] = {}
-    with task_session(settings) as session:
+    with task_session(self.app) as session:
         for target, publisher in publishers_from_settings(settings).items():
             outcome = deliver(session, alert_id, publisher, target, SystemClock().now())
             session.commit()
@@ -70,7 +64,7 @@ def retry_deliveries(self: Any) -> int:
     """Re-attempt the pending deliveries whose backoff has elapsed; returns how many."""
     settings = settings_of(self.app)
     publishers = publishers_from_settings(settings)
-    with task_session(settings) as session:
+    with task_session(self.app) as session:
         due = due_deliveries(session, SystemClock().now(), list(publishers), RETRY_BATCH)
         for alert_id, target in due:
             deliver(session, alert_id, publishers[target], target, SystemClock().now())

@@ -17,4 +17,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             # one reads the database afresh.
             "options": {"expires": max(4 * tick, 1.0)},
         },
+        "alerts-retry-deliveries": {
+            "task": "crowdquake.alerts.retry_deliveries",
+            "schedule": 2.0,
+            "options": {"expires": 10.0},
+        },
     }

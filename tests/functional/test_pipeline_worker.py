@@ -22,7 +22,7 @@ from crowdquake.domain.geodesy import haversine_km
 from crowdquake.services.replay import load_at_once, shifted
 from crowdquake.storage import migrate, models
 from crowdquake.storage.session import make_engine, make_session_factory
-from tests.functional.live import PG_URL, REDIS_URL, fresh_pg_database, flush_redis, start, wait_for
+from tests.functional.live import PG_URL, REDIS_URL, flush_redis, fresh_pg_database, start, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -9,7 +9,6 @@ import hmac
 import json
 import threading
 import time
-import types
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -270,12 +269,14 @@ def test_tasks_deliver_and_retry_through_a_real_database(
         session.commit()
     app = make_celery(
         Settings(
-            instance_dir=str(tmp_path), broker_url="memory://", result_backend="cache+memory://"
+            database_url=url,
+            instance_dir=str(tmp_path),
+            broker_url="memory://",
+            result_backend="cache+memory://",
+            webhook_url=receiver.url,
+            webhook_secret=SECRET,
+            webhook_timeout_s=2.0,
         )
-    )
-    # Only what the delivery tasks read; the webhook settings are looked up by name.
-    app.conf.crowdquake_settings = types.SimpleNamespace(
-        database_url=url, webhook_url=receiver.url, webhook_secret=SECRET, webhook_timeout_s=2.0
     )
     receiver.statuses = [500]
     target = f"webhook:{receiver.url}"
@@ -291,5 +292,6 @@ def test_tasks_deliver_and_retry_through_a_real_database(
     with factory() as session:
         row = session.scalars(select(AlertDelivery)).one()
         assert (row.status, row.attempts) == ("delivered", 2)
-    assert delivery_tasks.publishers_from_settings(types.SimpleNamespace(webhook_url="")) == {}  # type: ignore[arg-type]
+    assert delivery_tasks.publishers_from_settings(Settings(instance_dir=str(tmp_path))) == {}
+    app.crowdquake_runtime.engine.dispose()  # type: ignore[attr-defined]
     engine.dispose()

@@ -1,0 +1,157 @@
+"""Sending replay data to a running server over HTTP, moved to the present and paced in real
+time: a real client of the public API (devices, heartbeats, triggers, events)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import httpx
+
+from crowdquake.services.replay import ReplayData, ReplayTrigger
+
+
+@dataclass
+class HttpReplayReport:
+    started_at: datetime
+    shift: timedelta
+    sent: int = 0
+    errors: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _post_json(
+    client: httpx.Client, path: str, body: dict[str, Any], token: str | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(path, json=body, headers=headers)
+
+
+def replay_over_http(
+    api: str,
+    data: ReplayData,
+    *,
+    lead_s: float = 5.0,
+    settle_s: float = 10.0,
+    concurrency: int = 16,
+    show_progress: bool = True,
+) -> HttpReplayReport:
+    base = api.rstrip("/") + "/api/v1"
+    device_keys = sorted(
+        {t.device_id for t in data.triggers} | {h.device_id for h in data.heartbeats}
+    )
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    local = threading.local()
+
+    def client() -> httpx.Client:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, timeout=10, limits=limits)
+        return local.client  # type: ignore[no-any-return]
+
+    def register(_key: str) -> str:
+        body = {"platform": "other", "app_version": "replay", "model_version": "replay"}
+        return str(_post_json(client(), "/devices", body).raise_for_status().json()["token"])
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        tokens = dict(
+            zip(
+                device_keys,
+                _progress(
+                    pool.map(register, device_keys),
+                    len(device_keys),
+                    "registering phones",
+                    show_progress,
+                ),
+                strict=True,
+            )
+        )
+
+        def heartbeat(hb: Any) -> None:
+            body = {
+                "latitude": hb.lat_deg,
+                "longitude": hb.lon_deg,
+                "accuracy_m": 10.0,
+                "steady": True,
+                "charging": False,
+                "app_version": "replay",
+                "model_version": "replay",
+                "clock_offset_s": 0.0,
+            }
+            _post_json(client(), "/heartbeats", body, tokens[hb.device_id]).raise_for_status()
+
+        list(
+            _progress(
+                pool.map(heartbeat, data.heartbeats),
+                len(data.heartbeats),
+                "heartbeats",
+                show_progress,
+            )
+        )
+
+        triggers = sorted(data.triggers, key=lambda t: t.arrival)
+        if not triggers:
+            return HttpReplayReport(datetime.now(UTC), timedelta(0))
+        started = datetime.now(UTC)
+        shift = (started + timedelta(seconds=lead_s)) - triggers[0].arrival
+        report = HttpReplayReport(started, shift)
+        lock = threading.Lock()
+
+        def send(item: ReplayTrigger) -> None:
+            body = {
+                "id": str(uuid.uuid4()),
+                "trigger_time": (item.time + shift).isoformat(),
+                "latitude": item.lat_deg,
+                "longitude": item.lon_deg,
+                "accuracy_m": 10.0,
+                "pga_ms2": item.pga_ms2,
+                "score": item.score,
+                "model_version": "replay",
+            }
+            response = _post_json(client(), "/triggers", body, tokens[item.device_id])
+            with lock:
+                if response.status_code in (200, 201):
+                    report.sent += 1
+                else:
+                    report.errors[response.status_code] += 1
+
+        futures = []
+        with click.progressbar(
+            length=len(triggers),
+            label="replaying triggers in real time",
+            file=None if show_progress else _Null(),
+        ) as bar:
+            for item in triggers:
+                due = (item.arrival + shift - datetime.now(UTC)).total_seconds()
+                if due > 0:
+                    time.sleep(due)
+                futures.append(pool.submit(send, item))
+                bar.update(1)
+            for f in futures:
+                f.result()
+    time.sleep(settle_s)
+    with httpx.Client(base_url=base, timeout=10) as http:
+        since = (started - timedelta(minutes=10)).isoformat()
+        report.events = (
+            http.get("/events", params={"since": since}).raise_for_status().json()["events"]
+        )
+    return report
+
+
+class _Null:
+    def write(self, _text: str) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+def _progress(items: Any, total: int, label: str, show: bool) -> Any:
+    with click.progressbar(items, length=total, label=label, file=None if show else _Null()) as bar:
+        yield from bar
