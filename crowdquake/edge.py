@@ -242,6 +242,8 @@ class PipelineConfig:
     pre_s: float = 0.5
     looks: int = 3
     look_hop_s: float = 1.0
+    # Earthquake shaking lasts seconds; slams, knocks and taps are over within one look.
+    min_looks_above: int = 2
     dead_time_s: float = 10.0
     threshold: float | None = None  # None: the sidecar's
 
@@ -311,7 +313,7 @@ class PhonePipeline:
             if starts.size == 0:
                 continue
             scores = self.model.score(np.stack([data[:, s : s + window] for s in starts]))
-            if scores.max() < self.threshold:
+            if np.sum(scores >= self.threshold) < min(cfg.min_looks_above, starts.size):
                 busy_until = int(onset + cfg.looks * cfg.look_hop_s * rate)
                 continue
             busy_until = int(onset + cfg.dead_time_s * rate)

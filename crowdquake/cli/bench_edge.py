@@ -59,8 +59,8 @@ def bench_edge(model_path: Path | None, batch: int, repeats: int) -> None:
         f"one window end to end (normalise + int8 + invoke + dequantise): {single_s * 1e3:.4f} ms"
     )
     click.echo(
-        f"  of which normalisation (baseline, no network): {prep_s * 1e3:.4f} ms "
-        f"-> network+quantisation {single_s / prep_s:.1f}x the baseline"
+        f"baseline, normalisation only (no network): {prep_s * 1e3:.4f} ms per window; "
+        f"end to end is {single_s / prep_s:.1f}x the baseline"
     )
     click.echo(
         f"batched ({batch} windows/call): {batch / batch_s:,.0f} windows/s "

@@ -130,7 +130,13 @@ def _energy_peak(trace: np.ndarray) -> int:
 def human_windows(
     seed: int, n_segments_per_activity: int, windows_per_segment: int = 4, segment_s: float = 12.0
 ) -> WindowSet:
-    """Human/environment motion windows; half random, half anchored at the strongest jerk."""
+    """Human/environment motion windows.
+
+    Half of the segments start from rest (a resting phone, then the activity, joined by a
+    0.3-1.5 s re-orientation): that onset is exactly what the phone's STA/LTA pre-trigger
+    hands to the classifier, so windows are anchored there (as the pipeline's looks are),
+    at the strongest jerk, or anywhere.
+    """
     rng = np.random.default_rng(seed)
     xs, acts, groups, rates = [], [], [], []
     n = int(segment_s * BASE_RATE_HZ)
@@ -140,9 +146,21 @@ def human_windows(
             acc, rot = generate(rng, n, BASE_RATE_HZ)
             phone_rate = _phone_rate(rng)
             trace = phone_trace(rng, acc, rot, phone_rate)
+            onset = None
+            if name != "still" and rng.random() < 0.5:
+                rest_acc, rest_rot = ACTIVITIES["still"](
+                    rng, int(rng.uniform(2, 6) * BASE_RATE_HZ), BASE_RATE_HZ
+                )
+                lead = phone_trace(rng, rest_acc, rest_rot, phone_rate)
+                n_fade = int(rng.uniform(0.3, 1.5) * MODEL_RATE_HZ)
+                trace = join_segments([lead, trace], n_fade)
+                onset = lead.shape[1] - n_fade
             peak = _energy_peak(trace)
             for _ in range(windows_per_segment):
-                if rng.random() < 0.5:
+                u = rng.random()
+                if onset is not None and u < 0.5:
+                    start = onset + int(rng.uniform(-1.0, 1.5) * MODEL_RATE_HZ)
+                elif u < 0.75:
                     start = peak - int(rng.uniform(0.1, 1.8) * MODEL_RATE_HZ)
                 else:
                     start = int(rng.integers(0, trace.shape[1] - WINDOW_SAMPLES))
@@ -185,4 +203,22 @@ def motion_stream(
         parts.append(phone_trace(rng, acc, rot, 50.0))
         labels.append(name)
         total += seg_s
-    return np.concatenate(parts, axis=1), labels
+    return join_segments(parts, int(JOIN_S * MODEL_RATE_HZ)), labels
+
+
+JOIN_S = 1.5
+
+
+def join_segments(parts: list[np.ndarray], n_fade: int) -> np.ndarray:
+    """Concatenate device-frame segments with a raised-cosine cross-fade of ``n_fade`` samples.
+
+    Segments come with unrelated resting orientations; a phone cannot jump between poses, so
+    the gravity vector is carried over smoothly (a re-orientation of about 1.5 s).
+    """
+    out = parts[0]
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n_fade))
+    for seg in parts[1:]:
+        k = min(n_fade, out.shape[1], seg.shape[1])
+        blend = out[:, -k:] * (1 - ramp[:k]) + seg[:, :k] * ramp[:k]
+        out = np.concatenate([out[:, :-k], blend, seg[:, k:]], axis=1)
+    return out

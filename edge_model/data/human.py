@@ -10,6 +10,7 @@ it) and its world-to-device rotation. Physical models, one per activity:
   damped 10-20 Hz transient per step; stride-to-stride period jitter 2-3% (Hausdorff 1995).
 * running: 2.5-3.3 steps/s, vertical 6-12 m/s² and impacts to 2-3 g (Lafortune 1996).
 * stairs: 1.2-1.8 steps/s with stronger, asymmetric impacts.
+* shuffle: slow short-stepped gait, trunk-worn, 0.3-1.5 m/s² (Moe-Nilssen & Helbostad 2004).
 * pocket: walking plus thigh swing that rotates the phone ±20-45° at the stride frequency.
 * bag: walking through a pendulum (strap length 0.3-0.8 m -> f = sqrt(g/L)/2π, ζ ≈ 0.1).
 * handling: physiological hand tremor 8-12 Hz, 0.02-0.1 m/s² (Elble 1990), plus reaching
@@ -141,6 +142,18 @@ def stairs(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
         rng, n, rate_hz, step_hz=(1.2, 1.8), amp_ms2=(2.0, 5.0), impact_ms2=(3.0, 8.0)
     )
     return _body_to_world(body, rng.uniform(0, 6.3)), _carried_rotation(rng, n, phase, 10.0)
+
+
+def shuffle(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
+    """Slow, short-stepped gait (elderly or Parkinsonian) with the phone worn on the trunk.
+
+    Trunk accelerations of such gait are 0.3-1.5 m/s² with irregular cadence (stride-time
+    variability 5-10%; Moe-Nilssen & Helbostad 2004, J. Biomech. 37; Hausdorff 2009).
+    """
+    body, phase = _gait(
+        rng, n, rate_hz, step_hz=(1.2, 2.2), amp_ms2=(0.3, 1.5), impact_ms2=(0.1, 1.0)
+    )
+    return _body_to_world(body, rng.uniform(0, 6.3)), _carried_rotation(rng, n, phase, 4.0)
 
 
 def pocket(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
@@ -386,6 +399,7 @@ ACTIVITIES: dict[str, Callable[[np.random.Generator, int, float], Motion]] = {
     "walking": walking,
     "running": running,
     "stairs": stairs,
+    "shuffle": shuffle,
     "pocket": pocket,
     "bag": bag,
     "handling": handling,
