@@ -32,8 +32,11 @@ import math
 from collections import deque
 
 import numpy as np
+from scipy.stats import binom
+from scipy.stats import gamma as gamma_dist
 
 from crowdquake.domain import detection as stat
+from crowdquake.domain.consistency import distinct_sites, no_moveout, span_fraction
 from crowdquake.domain.devices import DeviceIndex
 from crowdquake.domain.events import EventState, Member, TriggerRecord, event_key_for
 from crowdquake.domain.geodesy import LocalProjection, haversine_km, haversine_scalar_km
@@ -67,11 +70,15 @@ class Associator:
         self._homogeneous = model if isinstance(model, HomogeneousModel) else None
         self.pool: dict[str, deque[TriggerRecord]] = {}
         self.pool_order: deque[TriggerRecord] = deque()
+        # every recent trigger per cell, associated or not: the context noise-rate evidence
+        self.recent: dict[str, deque[TriggerRecord]] = {}
+        self.recent_order: deque[TriggerRecord] = deque()
         self.events: dict[str, EventState] = {}
         self.retired: list[EventState] = []
         self.seen: set[str] = set()
         self.clock_s = -math.inf
         self._seq = 0
+        self.last_context: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
         self._last_check: dict[str, tuple[float, int]] = {}
         n_cells_region = 7 ** max(params.h3_resolution - params.region_h3_resolution, 0)
         self.log10_alpha = stat.log10_threshold(
@@ -91,6 +98,7 @@ class Associator:
         t = rec.time_s
         self.clock_s = max(self.clock_s, t)
         self.expire(self.clock_s)
+        self._remember(rec)
         best = self._best_event(rec)
         if best is not None:
             ev, phase, res = best
@@ -142,6 +150,18 @@ class Associator:
         return best
 
     # --- pool -----------------------------------------------------------------------------
+    def _remember(self, rec: TriggerRecord) -> None:
+        self.recent.setdefault(rec.cell, deque()).append(rec)
+        self.recent_order.append(rec)
+        horizon = self.clock_s - self.p.local_rate_lookback_s - self.p.window_s
+        while self.recent_order and self.recent_order[0].time_s < horizon:
+            old = self.recent_order.popleft()
+            q = self.recent.get(old.cell)
+            while q and q[0].time_s < horizon:
+                q.popleft()
+            if q is not None and not q:
+                del self.recent[old.cell]
+
     def _pool_add(self, rec: TriggerRecord) -> None:
         self.pool.setdefault(rec.cell, deque()).append(rec)
         self.pool_order.append(rec)
@@ -220,7 +240,7 @@ class Associator:
             tim,
             self.model,
             depth_km=p.default_depth_km,
-            tolerance_s=p.tolerance_s,
+            tolerance_s=p.declare_tolerance_s,
             center_km=(0.0, 0.0),
             half_width_km=half,
             n_side=p.grid_nodes_per_side,
@@ -243,18 +263,31 @@ class Associator:
         d = np.hypot(x - sol.x_km, y - sol.y_km)
         rp = tim - sol.origin_time_s - self.model.travel_time_s(d, sol.depth_km, "P")
         rs = tim - sol.origin_time_s - self.model.travel_time_s(d, sol.depth_km, "S")
-        res = np.where(np.abs(rp) <= np.abs(rs), rp, rs)
-        fit = np.abs(res) <= p.tolerance_s
+        use_p = np.abs(rp) <= np.abs(rs)
+        res = np.where(use_p, rp, rs)
+        fit = np.abs(res) <= p.declare_tolerance_s
         n_fit = int(fit.sum())
-        if n_fit < p.min_triggers or n_fit < p.min_consistent_fraction * len(window):
+        if n_fit < p.min_triggers:
             return
+        all_times = np.array([r.time_s for r in window])
+        if span_fraction(tim[fit], all_times, p.declare_tolerance_s) < p.min_consistent_fraction:
+            return  # storm-like: most triggers of the same span do not fit any source
         xf, yf = x[fit], y[fit]
         aperture = 2.0 * float(np.max(np.hypot(xf - xf.mean(), yf - yf.mean())))
-        if aperture < p.min_aperture_km:
-            return
-        if sol.origin_time_s > float(tim[fit].min()) + p.tolerance_s:
+        if aperture < p.min_aperture_km or distinct_sites(lat[fit], lon[fit]) < p.min_triggers:
+            return  # one building / one spot
+        t_pred = tim[fit] - sol.origin_time_s - res[fit]
+        if no_moveout(tim[fit], t_pred):
+            return  # simultaneous burst or slow mover: no seismic moveout
+        if sol.origin_time_s > float(tim[fit].min()) + p.declare_tolerance_s:
             return  # a source that acts after its first "arrival" is not physical
         lat0, lon0 = proj.inverse(sol.x_km, sol.y_km)
+        d_fit = np.hypot(xf - sol.x_km, yf - sol.y_km)
+        log10_p_fit = self._fit_significance(
+            float(lat0), float(lon0), sol.origin_time_s, sol.depth_km, d_fit, now_s
+        )
+        if log10_p_fit > p.declare_log10_alpha:
+            return  # the fitted triggers are explained by the noise rate seen around them
         members = [r for r, f in zip(cand, fit, strict=True) if f]
         first = min(members, key=lambda r: (r.time_s, r.trigger.trigger_id))
         self._seq += 1
@@ -270,7 +303,7 @@ class Associator:
             origin_time_uncertainty_s=sol.sigma_origin_time_s,
             created_seq=self._seq,
         )
-        for r, f, rr, ph_p in zip(cand, fit, res, np.abs(rp) <= np.abs(rs), strict=True):
+        for r, f, rr, ph_p in zip(cand, fit, res, use_p, strict=True):
             if f and r.trigger.device_id not in ev.devices:
                 ev.add(r, "P" if ph_p else "S", float(rr))
         ev.n_at_relocation = len(ev.members)
@@ -278,6 +311,83 @@ class Associator:
         self._update_reach(ev, now_s)
         self._sweep_pool(ev)
         self._maybe_relocate(ev, now_s)
+
+    def _fit_significance(
+        self,
+        lat_deg: float,
+        lon_deg: float,
+        t0_s: float,
+        depth_km: float,
+        fit_dist_km: np.ndarray,
+        now_s: float,
+    ) -> float:
+        """log10 P(>= n_fit phones in the P/S bands | noise rate seen before the wave).
+
+        Triggers within context_radius_km that came *before* the candidate's P wave could have
+        reached them (from t0 - context_lookback_s) cannot be this earthquake: their rate is
+        the current noise rate (a storm, gusts, a wide-area burst raise it). The rate is taken
+        as the larger of the whole pre-wave window and its last context_recent_s (an onset
+        shows there first), as an upper Gamma-posterior quantile. The fitted count is then
+        tested against that rate over the phones inside the fitted radius.
+
+        Silence inside: phones closer to the source than every fitted trigger were passed by
+        the wave first and, by attenuation, should trigger at least as often as the fitted
+        ring. If they are significantly quieter (binomial lower tail < 10^-3) the "source" is
+        an artefact placed outside a patch of noise; 0.0 (no evidence) is returned.
+        """
+        p = self.p
+        dev = self.devices
+        n_fit = int(fit_dist_km.size)
+        idx = dev.cells_within(lat_deg, lon_deg, p.context_radius_km)
+        if idx.size == 0:
+            return 0.0
+        dist = haversine_km(lat_deg, lon_deg, dev.cell_lat[idx], dev.cell_lon[idx])
+        counts = dev.counts[idx]
+        t_from = t0_s - p.context_lookback_s
+        t_recent = max(now_s - p.context_recent_s, t_from)
+        t_until = np.minimum(
+            t0_s + self.model.travel_time_s(dist, depth_km, "P") - p.declare_tolerance_s, now_s
+        )
+        d_min = float(fit_dist_km.min())
+        inner = dist < d_min - 1.0
+        k_all = k_recent = k_inner = 0
+        for i, until, is_in in zip(idx.tolist(), t_until.tolist(), inner.tolist(), strict=True):
+            q = self.recent.get(dev.cells[i])
+            if not q:
+                continue
+            for r in reversed(q):
+                self.stats["examined"] += 1
+                if r.time_s < t_from:
+                    break
+                if r.time_s < until:
+                    k_all += 1
+                    k_recent += r.time_s >= t_recent
+                if is_in and r.time_s >= t0_s:
+                    k_inner += 1
+        hour = stat.local_hour(t0_s, lon_deg)
+        lam_bg = self.background.rate_per_device_hour(hour)
+        prior_h = p.context_prior_device_hours
+
+        def rate_upper(k: int, exposure_h: float) -> float:
+            # an upper quantile: the fitted count was maximised over sources, so the noise
+            # rate it is tested against must not be underestimated
+            a = lam_bg * prior_h + k
+            return float(gamma_dist.ppf(p.context_rate_quantile, a) / (prior_h + exposure_h))
+
+        exp_all = float(np.sum(counts * np.maximum(t_until - t_from, 0.0))) / 3600.0
+        exp_recent = float(np.sum(counts * np.maximum(t_until - t_recent, 0.0))) / 3600.0
+        lam = max(lam_bg, rate_upper(k_all, exp_all), rate_upper(k_recent, exp_recent))
+        near = dist <= float(fit_dist_km.max()) + 1.0
+        n_band = max(int(counts[near].sum()), n_fit)
+        n_inner = int(counts[inner].sum())
+        self.last_context = (k_all, exp_all, lam, n_band)
+        if n_inner > 0:
+            ring_fraction = min(n_fit / max(n_band - n_inner, 1), 1.0)
+            log10_silence = float(binom.logcdf(k_inner, n_inner, ring_fraction)) / math.log(10)
+            if log10_silence < -3.0:
+                return 0.0
+        band_s = 4.0 * p.declare_tolerance_s  # P and S bands of +- tolerance
+        return stat.log10_tail_probability(n_fit, n_band, stat.trigger_probability(lam, band_s))
 
     def _sweep_pool(self, ev: EventState) -> None:
         """Give the new event the pooled triggers (anywhere) that fit it."""

@@ -43,9 +43,14 @@ class DetectionParams:
     local_rate_lookback_s: float = 60.0  # window before W used to see a raised local noise rate
     target_false_events_per_region_year: float = 1.0  # before the wave-consistency check
     min_triggers: int = 4  # fewest wave-consistent triggers for a declaration
-    min_consistent_fraction: float = (
-        0.6  # of the window's neighbourhood triggers, for a declaration
-    )
+    declare_tolerance_s: float = 1.0  # fit tolerance of a declaration, s (2 sigma of 0.5 s picks)
+    min_consistent_fraction: float = 0.7  # of the triggers in the fitted span that must fit
+    declare_log10_alpha: float = -6.0  # fitted count vs the surrounding noise rate (see above)
+    context_radius_km: float = 40.0  # where "before the wave" triggers measure the noise rate
+    context_lookback_s: float = 5.0  # how far before t0 they are counted (short: onsets count)
+    context_recent_s: float = 3.0  # last part of that window, where an onset shows first
+    context_prior_device_hours: float = 2.0  # weak prior: a few device-hours of evidence win
+    context_rate_quantile: float = 0.9  # Gamma-posterior quantile of the context noise rate
     min_aperture_km: float = 1.0  # spread of consistent triggers: rejects one shaking building
     max_candidate_triggers: int = 60  # earliest triggers of a candidate used by the check
 
