@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,10 +88,17 @@ def grid_search(
     center_km: tuple[float, float],
     half_width_km: float,
     n_side: int,
+    silent: SilentCells | None = None,
+    now_s: float | None = None,
+    prob_at_km: Callable[[FloatArray], FloatArray] | None = None,
 ) -> GridStart:
     """Best epicentre/origin time on a grid by the number of consistent triggers.
 
-    Ties are broken by the smaller summed |residual| (clipped at the tolerance).
+    Ties are broken by the smaller summed |residual| (clipped at the tolerance). With
+    ``silent`` cells, ``now_s`` and ``prob_at_km`` (trigger probability vs distance), each
+    node's best score also pays 0.5 per nat of the silence log-likelihood (the wave passed
+    those phones, yet they stayed quiet), so a start is never placed among silent phones
+    when an equally good one exists elsewhere (a local optimiser cannot escape that basin).
     """
     t_ref = float(np.min(t_s))
     t_rel = np.asarray(t_s, dtype=float) - t_ref
@@ -108,7 +116,18 @@ def grid_search(
     count = fits.sum(axis=2)
     misfit = np.minimum(err, tolerance_s).sum(axis=2) / (tolerance_s * err.shape[2])
     score = count - 0.5 * misfit
-    g, c = np.unravel_index(int(np.argmax(score)), score.shape)
+    best_c = np.argmax(score, axis=1)
+    node_score = score[np.arange(score.shape[0]), best_c]
+    if silent is not None and now_s is not None and prob_at_km is not None and silent.x_km.size:
+        t0_node = cand[np.arange(cand.shape[0]), best_c]  # (G,) relative origin times
+        ds = np.hypot(nx[:, None] - silent.x_km[None, :], ny[:, None] - silent.y_km[None, :])
+        tp = model.travel_time_s(ds.ravel(), depth_km, "P").reshape(ds.shape)
+        passed = (now_s - t_ref - t0_node[:, None] - tp) > tolerance_s
+        q = np.clip(prob_at_km(ds.ravel()).reshape(ds.shape), 0.0, 0.999)
+        nll = -(silent.n_silent[None, :] * np.log1p(-q) * passed).sum(axis=1)
+        node_score = node_score - 0.5 * nll
+    g = int(np.argmax(node_score))
+    c = int(best_c[g])
     t0_rel = float(cand[g, c])
     use_p = np.abs(r_p[g] - t0_rel) <= np.abs(r_s[g] - t0_rel)
     phases: tuple[Phase, ...] = tuple("P" if u else "S" for u in use_p)
@@ -194,7 +213,27 @@ def locate(
             break
         is_p = new_is_p
     assert sol is not None
-    n_trig = x_km.size
+    # final pass without gross outliers (> 4 pick sigmas): soft_l1 bounds their pull but does
+    # not remove it, and a few bad clocks would otherwise bias the epicentre
+    r_now = residuals(p, is_p)[: x_km.size]
+    keep = np.abs(r_now) <= 4.0
+    if 4 <= keep.sum() < keep.size:
+        x_all, y_all, t_all, p_all = x_km, y_km, t_rel, is_p
+        x_km, y_km, t_rel, is_p = x_km[keep], y_km[keep], t_rel[keep], is_p[keep]
+        sol = least_squares(
+            residuals,
+            p,
+            args=(is_p,),
+            loss="soft_l1",
+            f_scale=1.0,
+            bounds=(lower, upper),
+            x_scale=np.ones_like(p),
+            method="trf",
+        )
+        p = sol.x
+        x_km, y_km, t_rel, is_p = x_all, y_all, t_all, p_all
+        is_p = choose_phases(p)
+    n_trig = int(keep.sum()) if 4 <= keep.sum() < keep.size else x_km.size
     r_trig = sol.fun[:n_trig]
     jac = sol.jac[:n_trig]
     mad = float(np.median(np.abs(r_trig - np.median(r_trig)))) * 1.4826 if n_trig else 1.0

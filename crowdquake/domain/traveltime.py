@@ -12,6 +12,7 @@ Two models share one small protocol (``travel_time_s(epicentral_km, depth_km, ph
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -83,15 +84,25 @@ class LayeredModel:
     def travel_time_s(
         self, epicentral_km: npt.ArrayLike, depth_km: float, phase: Phase
     ) -> FloatArray:
-        # tables keyed by depth in 10 m steps: interpolation error << pick scatter
-        key = (round(depth_km * 100.0), phase)
+        # tables every 100 m of depth, linear in depth between them: continuous in depth (a
+        # least-squares Jacobian by finite differences needs that), error << pick scatter
+        d = np.asarray(epicentral_km, dtype=float)
+        z10 = depth_km * 10.0
+        lo = math.floor(z10)
+        w = z10 - lo
+        t_lo = np.interp(d, *self._table(lo, phase))
+        if w < 1e-12:
+            return np.asarray(t_lo)
+        t_hi = np.interp(d, *self._table(lo + 1, phase))
+        return np.asarray((1.0 - w) * t_lo + w * t_hi)
+
+    def _table(self, depth_dm: int, phase: Phase) -> tuple[FloatArray, FloatArray]:
+        key = (depth_dm, phase)
         table = self._tables.get(key)
         if table is None:
-            table = self._tabulate(key[0] / 100.0, phase)
+            table = self._tabulate(depth_dm / 10.0, phase)
             self._tables[key] = table
-        x_tab, t_tab = table
-        d = np.asarray(epicentral_km, dtype=float)
-        return np.asarray(np.interp(d, x_tab, t_tab))
+        return table
 
     def first_arrival_s(self, epicentral_km: float, depth_km: float, phase: Phase) -> float:
         """Slow reference: shoot rays for this one distance (the table's twin in tests)."""

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "crowdquake.domain.alerting",
     "crowdquake.domain.cells",
+    "crowdquake.domain.consistency",
     "crowdquake.domain.detection",
     "crowdquake.domain.devices",
     "crowdquake.domain.events",
