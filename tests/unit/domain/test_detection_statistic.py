@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_tail_matches_scipy_and_is_monotonic() -> None:
     p = trigger_probability(0.2, 10.0)
     tails = [log10_tail_probability(k, 500, p) for k in range(0, 12)]
     assert tails[0] == 0.0
-    assert all(a > b for a, b in zip(tails[1:], tails[2:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(tails))
     assert tails[5] == pytest.approx(math.log10(binom.sf(4, 500, p)), rel=1e-9)
 
 
