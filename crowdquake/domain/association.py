@@ -221,11 +221,20 @@ class Associator:
         last = self._last_check.get(rec.cell)
         if last is not None and k < 1.25 * last[1] and t < last[0] + 1.0:
             return  # nothing much new since the last failed check of this neighbourhood
-        self._last_check[rec.cell] = (t, k)
         self.stats["checks"] += 1
-        self._try_declare(window, log10_p, t)
+        outcome = self._try_declare(window, log10_p, t)
+        if outcome != "declared":
+            # the whole neighbourhood shares the verdict; a noisy one is left alone longer
+            hold_s = p.noise_hold_s if outcome == "noise" else 0.0
+            for c in cells:
+                self._last_check[c] = (t + hold_s, k)
 
-    def _try_declare(self, window: list[TriggerRecord], log10_p: float, now_s: float) -> None:
+    def _try_declare(self, window: list[TriggerRecord], log10_p: float, now_s: float) -> str:
+        """Declare an event from a significant window if it is wave-consistent.
+
+        Returns "declared", "noise" (explained by a raised noise rate) or "shape" (no
+        consistent source, one site, no moveout).
+        """
         p = self.p
         cand = window[: p.max_candidate_triggers]
         lat = np.array([r.trigger.lat_deg for r in cand])
@@ -246,7 +255,7 @@ class Associator:
             n_side=p.grid_nodes_per_side,
         )
         if g.n_consistent < p.min_triggers:
-            return
+            return "shape"
         ok = g.consistent
         sol = locate(
             x[ok],
@@ -267,27 +276,33 @@ class Associator:
         res = np.where(use_p, rp, rs)
         fit = np.abs(res) <= p.declare_tolerance_s
         n_fit = int(fit.sum())
-        if n_fit < p.min_triggers:
-            return
-        all_times = np.array([r.time_s for r in window])
-        if span_fraction(tim[fit], all_times, p.declare_tolerance_s) < p.min_consistent_fraction:
-            return  # storm-like: most triggers of the same span do not fit any source
         xf, yf = x[fit], y[fit]
+        d_fit = np.hypot(xf - sol.x_km, yf - sol.y_km)
+        # a source far outside its triggers has many ways to fit random times: ask for more
+        distant = n_fit > 0 and float(d_fit.min()) > p.max_source_offset_km
+        need_n = p.min_triggers * (2 if distant else 1)
+        need_frac = (
+            p.min_consistent_fraction if not distant else 0.5 + 0.5 * p.min_consistent_fraction
+        )
+        if n_fit < need_n:
+            return "shape"
+        all_times = np.array([r.time_s for r in window])
+        if span_fraction(tim[fit], all_times, p.declare_tolerance_s) < need_frac:
+            return "noise"  # storm-like: most triggers of the same span do not fit any source
         aperture = 2.0 * float(np.max(np.hypot(xf - xf.mean(), yf - yf.mean())))
         if aperture < p.min_aperture_km or distinct_sites(lat[fit], lon[fit]) < p.min_triggers:
-            return  # one building / one spot
+            return "shape"  # one building / one spot
         t_pred = tim[fit] - sol.origin_time_s - res[fit]
         if no_moveout(tim[fit], t_pred):
-            return  # simultaneous burst or slow mover: no seismic moveout
+            return "shape"  # simultaneous burst or slow mover: no seismic moveout
         if sol.origin_time_s > float(tim[fit].min()) + p.declare_tolerance_s:
-            return  # a source that acts after its first "arrival" is not physical
+            return "shape"  # a source that acts after its first "arrival" is not physical
         lat0, lon0 = proj.inverse(sol.x_km, sol.y_km)
-        d_fit = np.hypot(xf - sol.x_km, yf - sol.y_km)
         log10_p_fit = self._fit_significance(
             float(lat0), float(lon0), sol.origin_time_s, sol.depth_km, d_fit, now_s
         )
         if log10_p_fit > p.declare_log10_alpha:
-            return  # the fitted triggers are explained by the noise rate seen around them
+            return "noise"  # the fitted triggers are explained by the noise rate around them
         members = [r for r, f in zip(cand, fit, strict=True) if f]
         first = min(members, key=lambda r: (r.time_s, r.trigger.trigger_id))
         self._seq += 1
@@ -311,6 +326,7 @@ class Associator:
         self._update_reach(ev, now_s)
         self._sweep_pool(ev)
         self._maybe_relocate(ev, now_s)
+        return "declared"
 
     def _fit_significance(
         self,
@@ -324,11 +340,12 @@ class Associator:
         """log10 P(>= n_fit phones in the P/S bands | noise rate seen before the wave).
 
         Triggers within context_radius_km that came *before* the candidate's P wave could have
-        reached them (from t0 - context_lookback_s) cannot be this earthquake: their rate is
-        the current noise rate (a storm, gusts, a wide-area burst raise it). The rate is taken
-        as the larger of the whole pre-wave window and its last context_recent_s (an onset
-        shows there first), as an upper Gamma-posterior quantile. The fitted count is then
-        tested against that rate over the phones inside the fitted radius.
+        reached them (from t0 - context_lookback_s), and triggers inside the fitted radius that
+        fall in the quiet S-P gap between the P and S bands, cannot be this earthquake: their
+        rate is the current noise rate (a storm, gusts, a wide-area burst raise it). The rate
+        is the larger of the whole window and its post-origin part (an onset after t0 is not
+        diluted by the quiet before), as an upper Gamma-posterior quantile. The fitted count
+        is then tested against that rate over the phones inside the fitted radius.
 
         Silence inside: phones closer to the source than every fitted trigger were passed by
         the wave first and, by attenuation, should trigger at least as often as the fitted
@@ -338,20 +355,32 @@ class Associator:
         p = self.p
         dev = self.devices
         n_fit = int(fit_dist_km.size)
-        idx = dev.cells_within(lat_deg, lon_deg, p.context_radius_km)
+        d_max = float(fit_dist_km.max())
+        idx = dev.cells_within(lat_deg, lon_deg, max(p.context_radius_km, d_max + 1.0))
         if idx.size == 0:
             return 0.0
         dist = haversine_km(lat_deg, lon_deg, dev.cell_lat[idx], dev.cell_lon[idx])
         counts = dev.counts[idx]
+        tol = p.declare_tolerance_s
         t_from = t0_s - p.context_lookback_s
-        t_recent = max(now_s - p.context_recent_s, t_from)
-        t_until = np.minimum(
-            t0_s + self.model.travel_time_s(dist, depth_km, "P") - p.declare_tolerance_s, now_s
-        )
+        t_recent = t0_s  # the post-origin part alone: an onset after t0 is not diluted
+        tp = t0_s + self.model.travel_time_s(dist, depth_km, "P")
+        ts = t0_s + self.model.travel_time_s(dist, depth_km, "S")
+        t_until = np.minimum(tp - tol, now_s)
+        # the S-P gap: after the P band, before the S band; an earthquake leaves it quiet
+        gap_lo = tp + tol
+        gap_hi = np.where(dist <= d_max + 1.0, np.minimum(ts - tol, now_s), -np.inf)
         d_min = float(fit_dist_km.min())
         inner = dist < d_min - 1.0
         k_all = k_recent = k_inner = 0
-        for i, until, is_in in zip(idx.tolist(), t_until.tolist(), inner.tolist(), strict=True):
+        for i, until, g_lo, g_hi, is_in in zip(
+            idx.tolist(),
+            t_until.tolist(),
+            gap_lo.tolist(),
+            gap_hi.tolist(),
+            inner.tolist(),
+            strict=True,
+        ):
             q = self.recent.get(dev.cells[i])
             if not q:
                 continue
@@ -359,7 +388,7 @@ class Associator:
                 self.stats["examined"] += 1
                 if r.time_s < t_from:
                     break
-                if r.time_s < until:
+                if r.time_s < until or g_lo < r.time_s < g_hi:
                     k_all += 1
                     k_recent += r.time_s >= t_recent
                 if is_in and r.time_s >= t0_s:
@@ -374,8 +403,12 @@ class Associator:
             a = lam_bg * prior_h + k
             return float(gamma_dist.ppf(p.context_rate_quantile, a) / (prior_h + exposure_h))
 
-        exp_all = float(np.sum(counts * np.maximum(t_until - t_from, 0.0))) / 3600.0
-        exp_recent = float(np.sum(counts * np.maximum(t_until - t_recent, 0.0))) / 3600.0
+        gap_s = np.maximum(gap_hi - gap_lo, 0.0)
+        gap_recent_s = np.maximum(gap_hi - np.maximum(gap_lo, t_recent), 0.0)
+        exp_all = float(np.sum(counts * (np.maximum(t_until - t_from, 0.0) + gap_s))) / 3600.0
+        exp_recent = (
+            float(np.sum(counts * (np.maximum(t_until - t_recent, 0.0) + gap_recent_s))) / 3600.0
+        )
         lam = max(lam_bg, rate_upper(k_all, exp_all), rate_upper(k_recent, exp_recent))
         near = dist <= float(fit_dist_km.max()) + 1.0
         n_band = max(int(counts[near].sum()), n_fit)

@@ -48,11 +48,12 @@ class DetectionParams:
     declare_log10_alpha: float = -6.0  # fitted count vs the surrounding noise rate (see above)
     context_radius_km: float = 40.0  # where "before the wave" triggers measure the noise rate
     context_lookback_s: float = 5.0  # how far before t0 they are counted (short: onsets count)
-    context_recent_s: float = 3.0  # last part of that window, where an onset shows first
     context_prior_device_hours: float = 2.0  # weak prior: a few device-hours of evidence win
     context_rate_quantile: float = 0.9  # Gamma-posterior quantile of the context noise rate
     min_aperture_km: float = 1.0  # spread of consistent triggers: rejects one shaking building
-    max_candidate_triggers: int = 60  # earliest triggers of a candidate used by the check
+    max_candidate_triggers: int = 30  # earliest triggers of a candidate used by the check
+    max_source_offset_km: float = 30.0  # farther from all its triggers: twice the evidence
+    noise_hold_s: float = 4.0  # a neighbourhood rejected as noise is not re-checked this long
 
     # --- association ---
     tolerance_s: float = 1.5  # |t - (t0 + T)| accepted, s (pick scatter ~0.5 s, MyShake)

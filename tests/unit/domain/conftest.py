@@ -14,8 +14,8 @@ Physics (units in names, sources):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,6 +124,19 @@ def noise_triggers(
     return out
 
 
-@pytest.fixture
-def scenario_tools() -> dict[str, Callable[..., object]]:
-    return {"devices": make_devices, "quake": quake_triggers, "noise": noise_triggers}
+@pytest.fixture(scope="session")
+def synth() -> SimpleNamespace:
+    """The scenario generators (test modules cannot import conftest under importlib mode)."""
+    return SimpleNamespace(
+        T0=T0,
+        Quake=Quake,
+        make_devices=make_devices,
+        quake_triggers=quake_triggers,
+        noise_triggers=noise_triggers,
+    )
+
+
+@pytest.fixture(scope="session")
+def town() -> Scenario:
+    """20,000 steady phones in an 80-km disk (~1 per km², a 0.1-1% penetration town)."""
+    return make_devices(np.random.default_rng(42), 20_000, 80.0)
