@@ -545,7 +545,14 @@ class Associator:
         p_false = stat.trigger_probability(
             self.background.rate_per_device_hour(hour), 2.0 * self._tolerance(ev)
         )
-        est = estimate_magnitude(d, pga, sdist, n_sil, params=p, false_trigger_prob=p_false)
+        # triggers beyond the silent-counted radius are conditioned on having triggered;
+        # P triggers whose S wave has not arrived yet on a P peak above threshold
+        ts = ev.origin_time_s + self.model.travel_time_s(d, ev.depth_km, "S")
+        is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, d.size)
+        code = np.where(d > radius, np.where(is_p & (ts > now_s), 2, 1), 0).astype(np.int64)
+        est = estimate_magnitude(
+            d, pga, sdist, n_sil, params=p, false_trigger_prob=p_false, truncated=code
+        )
         return MagnitudeEstimate(
             est.magnitude,
             round(math.hypot(est.uncertainty, 0.15), 3),

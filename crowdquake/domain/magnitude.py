@@ -22,6 +22,7 @@ cost is bounded by the number of occupied bins, not the number of phones; the un
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import log_ndtr, ndtr
 
 from crowdquake.domain.groundmotion import joyner_boore_km, ln_pga_median_ms2
@@ -47,10 +48,21 @@ def _loglik_terms(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
+    truncated: npt.NDArray[np.int64] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per-item log-likelihood matrices (n_M, n_items) for pga / no-pga / silent items."""
+    """Per-item log-likelihood matrices (n_M, n_items) for pga / no-pga / silent items.
+
+    ``truncated`` marks triggers whose silent neighbours are not (yet) counted: for them the
+    likelihood is conditional on having triggered (divided by P(trigger)), otherwise the
+    selection "only loud phones report" would bias early estimates upward. Code 1 conditions
+    on PGA > threshold, code 2 (a P-wave trigger before the S wave reached the phone) on a
+    P-wave peak above threshold, i.e. PGA > threshold / p_to_s_amplitude_ratio.
+    """
+    code = np.zeros(dist_km.shape, dtype=np.int64) if truncated is None else truncated
+    trunc = code > 0
     sigma = params.phone_sigma_ln
     ln_th = np.log(params.trigger_threshold_ms2)
+    ln_th_item = np.where(code == 2, ln_th - np.log(params.p_to_s_amplitude_ratio), ln_th)
     eff = params.phone_efficiency
     pf = false_trigger_prob
 
@@ -67,10 +79,15 @@ def _loglik_terms(
     dens_eq = eff * np.exp(-0.5 * z**2) / (sigma * np.sqrt(2.0 * np.pi))
     dens_noise = pf * np.exp(-np.maximum(a - ln_th, 0.0) / _NOISE_SCALE_LN) / _NOISE_SCALE_LN
     ll_pga = np.log(dens_eq + dens_noise[None, :] + 1e-300)
+    t_a = trunc[has_pga]
+    if t_a.any():
+        p_exc_a = ndtr((mu_a[:, t_a] - ln_th_item[has_pga][t_a][None, :]) / sigma)
+        ll_pga[:, t_a] -= np.log(eff * p_exc_a + pf + 1e-300)
 
     d_b = dist_km[~has_pga]
     p_exc_b = ndtr((mu(d_b) - ln_th) / sigma)
     ll_nopga = np.log(eff * p_exc_b + pf + 1e-300)
+    ll_nopga[:, trunc[~has_pga]] = 0.0  # "it triggered" given "it triggered": no information
 
     p_exc_s = ndtr((mu(silent_dist_km) - ln_th) / sigma)
     ll_silent = np.log(np.clip(1.0 - eff * p_exc_s - pf, 1e-300, None))
@@ -89,6 +106,7 @@ def log_posterior_reference(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
+    truncated: npt.NDArray[np.int64] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Unbinned log posterior (slow twin of `log_posterior`), normalised to max 0."""
     m = magnitude_grid(params)
@@ -103,6 +121,7 @@ def log_posterior_reference(
         np.asarray(silent_dist_km, dtype=float),
         params=params,
         false_trigger_prob=false_trigger_prob,
+        truncated=None if truncated is None else np.asarray(truncated, dtype=np.int64),
     )
     lp = (
         _prior(m, params)
@@ -125,6 +144,7 @@ def log_posterior(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
+    truncated: npt.NDArray[np.int64] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Binned log posterior over `magnitude_grid`, normalised to max 0."""
     dist = np.asarray(dist_km, dtype=float)
@@ -135,10 +155,17 @@ def log_posterior(
     db = _bin_distance(dist)
     pb = np.where(has, np.round(ln_pga / _LN_PGA_BIN), -(10**6))
     # one int64 key per (distance bin, PGA bin): 1-D unique is ~10x faster than axis=0
-    keys = (db.astype(np.int64) + 1000) * 10**7 + (pb.astype(np.int64) + 5 * 10**6)
+    tr = np.zeros(dist.shape, dtype=np.int64) if truncated is None else np.asarray(truncated)
+    keys = (
+        tr.astype(np.int64) * 10**12
+        + (db.astype(np.int64) + 1000) * 10**7
+        + (pb.astype(np.int64) + 5 * 10**6)
+    )
     uniq, counts = np.unique(keys, return_counts=True)
-    u_db = uniq // 10**7 - 1000
-    u_pb = uniq % 10**7 - 5 * 10**6
+    u_tr = uniq // 10**12
+    rest = uniq % 10**12
+    u_db = rest // 10**7 - 1000
+    u_pb = rest % 10**7 - 5 * 10**6
     u_dist = 10.0 ** (u_db * _LOG_DIST_BIN)
     u_has = u_pb > -(10**6)
     u_lnpga = np.where(u_has, u_pb * _LN_PGA_BIN, 0.0)
@@ -155,7 +182,14 @@ def log_posterior(
 
     def evaluate(m: FloatArray) -> FloatArray:
         ll_a, ll_b, ll_s = _loglik_terms(
-            m, u_dist, u_lnpga, u_has, s_dist, params=params, false_trigger_prob=false_trigger_prob
+            m,
+            u_dist,
+            u_lnpga,
+            u_has,
+            s_dist,
+            params=params,
+            false_trigger_prob=false_trigger_prob,
+            truncated=u_tr,
         )
         return np.asarray(
             _prior(m, params)
@@ -201,6 +235,7 @@ def estimate_magnitude(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
+    truncated: npt.NDArray[np.int64] | None = None,
 ) -> MagnitudeEstimate:
     """Magnitude posterior summary from triggered phones and silent phones (see module doc).
 
@@ -213,6 +248,7 @@ def estimate_magnitude(
         silent_counts,
         params=params,
         false_trigger_prob=false_trigger_prob,
+        truncated=truncated,
     )
     return summarize(m, lp, trig_dist_km, params)
 

@@ -83,6 +83,8 @@ class DetectionParams:
     magnitude_step: float = 0.02
     magnitude_prior_b_value: float = 1.0  # Gutenberg-Richter prior slope (0 = flat prior)
     finite_fault_correction: bool = True  # Rjb from epicentral distance minus L/4 (WC94 length)
+    p_to_s_amplitude_ratio: float = 0.33  # assumed P/S peak ratio at local distances: a phone
+    # that triggered on P before its S wave arrived had a P peak above threshold (magnitude)
     silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
 
     # --- alerting (Android style levels, WGRW12 intensity) ---
