@@ -66,9 +66,15 @@ def _assert_int8_close_to_float(int8_scores: np.ndarray, float_scores: np.ndarra
     """Quantisation tolerance in logit space (the network's output); the output is clipped at
     ±12 logits, so only windows inside the clip range are compared number by number."""
     inside = np.abs(_logit(float_scores)) < 11.0
-    assert inside.sum() >= 4
-    assert np.max(np.abs(_logit(int8_scores) - _logit(float_scores))[inside]) <= 1.0
-    assert np.array_equal(int8_scores >= 0.5, float_scores >= 0.5)
+    near_boundary = np.abs(_logit(float_scores)) < 3.0
+    assert near_boundary.sum() >= 4
+    error = np.abs(_logit(int8_scores) - _logit(float_scores))
+    # Rounding in four int8 convolutions accumulates; it matters least far from the boundary.
+    assert np.max(error[inside]) <= 1.5
+    assert np.max(error[near_boundary]) <= 0.5
+    # Decisions agree wherever the float model is clear of the boundary by more than that error.
+    clear = np.abs(_logit(float_scores)) > 0.5
+    assert np.array_equal((int8_scores >= 0.5)[clear], (float_scores >= 0.5)[clear])
 
 
 def test_keras_agrees_within_quantisation_tolerance() -> None:
