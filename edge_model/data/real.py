@@ -90,8 +90,8 @@ def load_knet() -> tuple[np.ndarray, float] | None:
         return None
     path = Path(obspy.__file__).parent / "io/nied/tests/data/test.knet"
     trace = obspy.read(str(path))[0]
-    # K-NET counts -> gal via the header scale factor ObsPy applies as calib; gal -> m/s².
-    data = trace.data.astype(np.float64) * trace.stats.calib * 0.01
+    # ObsPy's K-NET reader sets calib from the header scale factor, already in m/s² per count.
+    data = trace.data.astype(np.float64) * trace.stats.calib
     data -= data[: int(trace.stats.sampling_rate * 5)].mean()
     acc = np.zeros((3, data.size))
     acc[0] = data
