@@ -200,6 +200,11 @@ class ApiClient:
             try:
                 problem = resp.json()
                 detail = f"{problem.get('title', '')}: {problem.get('detail', '')}"
+                fields = [
+                    f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors", [])
+                ]
+                if fields:
+                    detail += " (" + "; ".join(fields) + ")"
             except ValueError:
                 detail = resp.text[:200]
             self.errors.append(f"{method} {path} -> {resp.status_code} {detail}")
@@ -335,7 +340,10 @@ def post_events(
         if reply and "token" in reply:
             tokens[phone.index] = reply["token"]
     counts = {"registered": len(tokens), "heartbeat": 0, "trigger": 0, "waveform": 0}
-    start_wall = datetime.now(UTC)
+    # Real time: the simulated interval starts now. Otherwise it is the interval that just
+    # ended, so no trigger lies in the future (the server rejects future trigger times).
+    span_s = max((e[0] for e in events), default=0.0)
+    start_wall = datetime.now(UTC) - (timedelta(0) if realtime else timedelta(seconds=span_s))
     start_mono = time.monotonic()
     with click.progressbar(events, label="posting", file=sys.stderr) as bar:
         for t_s, idx, kind, data in bar:

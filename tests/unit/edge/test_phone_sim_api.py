@@ -24,11 +24,13 @@ def test_phone_sim_posts_devices_heartbeats_and_triggers(settings, session_facto
         pipe,
         phones,
         duration_s=60.0,
-        quake=(6.0, 37.9, -122.3, 20.0),
+        quake=(6.0, 37.9, -122.3, 45.0),
         human_fraction=0.0,
         heartbeat_s=30.0,
     )
     assert any(kind == "trigger" for _, _, kind, _ in events), "an M6 below the phones must trigger"
+    # Not real time: the simulated minute is the one that just ended, so a trigger 45 s in is
+    # in the past (the API rejects trigger times more than 30 s in the future).
     counts, errors = post_events(client, pipe, phones, events, realtime=False, waveforms=False)
     assert counts["registered"] == 4, errors
     assert counts["heartbeat"] == 8
