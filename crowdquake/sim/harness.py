@@ -11,7 +11,7 @@ import numpy as np
 from crowdquake.sim.methods import MethodSpec, all_methods
 from crowdquake.sim.metrics import Outcome, aggregate, score
 from crowdquake.sim.population import Population, place_phones
-from crowdquake.sim.runner import run_scenario
+from crowdquake.sim.runner import MethodRun, run_scenario
 from crowdquake.sim.scenario import Scenario, ScenarioSpec, build_scenario
 from crowdquake.sim.suites import SUITES, Suite
 
@@ -26,6 +26,8 @@ class SuiteResult:
     skipped: dict[str, str]
     subset_notes: dict[str, str]
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
+    # (method, scenario, exception text) of every run that raised; it counts as a miss.
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
     wall_s: float = 0.0
     n_triggers_simulated: int = 0
 
@@ -89,7 +91,11 @@ def run_suite(
             subset = suite.subsets.get(m.name)
             if subset is not None and not subset(spec):
                 continue
-            run = run_scenario(m, scenario)
+            try:
+                run = run_scenario(m, scenario)
+            except Exception as exc:  # a crashing method must not stop the comparison
+                result.errors.append((m.name, spec.name, f"{type(exc).__name__}: {exc}"))
+                run = MethodRun(m.name, spec.name, n_triggers=len(scenario.triggers))
             result.outcomes.setdefault(m.name, []).append(score(run, scenario))
         if progress is not None:
             progress(i, spec)

@@ -67,6 +67,8 @@ def table(result: SuiteResult) -> str:
         lines.append(f"skipped {name}: {note}")
     for name, note in result.subset_notes.items():
         lines.append(f"subset {name}: {note}")
+    for method, scenario, err in result.errors:
+        lines.append(f"ERROR {method} on {scenario} (counted as a miss): {err}")
     return "\n".join(lines)
 
 
@@ -78,6 +80,7 @@ def to_json(result: SuiteResult) -> dict[str, Any]:
         "n_triggers_simulated": result.n_triggers_simulated,
         "skipped_methods": result.skipped,
         "subsets": result.subset_notes,
+        "errors": [{"method": m, "scenario": s, "error": e} for m, s, e in result.errors],
         "methods": result.metrics(),
         "outcomes": {m: [o.to_json() for o in outs] for m, outs in result.outcomes.items()},
     }

@@ -30,6 +30,7 @@ MAGNITUDE_BANDS = ((3.5, 4.5, 0.45), (4.5, 6.0, 0.33), (6.0, 7.0, 0.12), (7.0, 8
 EPICENTRE_RADIUS_KM = 60.0
 YEAR_START_S = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
 LOOKALIKES = ("storm", "building", "train")
+PYOCTO_REGIONS = ("los_angeles", "istanbul")
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,9 @@ def standard_suite(seed: int) -> Suite:
     specs += _lookalikes(rng, REGIONS, 1e-3, per_kind=4)
 
     def pyocto_subset(s: ScenarioSpec) -> bool:
-        return s.penetration <= 1e-4 or s.kind == "lookalike"
+        if s.region.name not in PYOCTO_REGIONS:
+            return False
+        return s.kind == "lookalike" or s.penetration <= 1e-4
 
     return Suite(
         "standard",
