@@ -99,6 +99,8 @@ class Associator:
         self.clock_s = max(self.clock_s, t)
         self.expire(self.clock_s)
         self._remember(rec)
+        # a phone that triggers is alive: count it even without a fresh heartbeat
+        self.devices.add_device(rec.trigger.device_id, rec.device_cell or rec.cell)
         best = self._best_event(rec)
         if best is not None:
             ev, phase, res = best

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from crowdquake.domain.cells import cell_center, cell_of, neighbourhood
-from crowdquake.domain.geodesy import arc_to_chord_km, to_xyz_km
+from crowdquake.domain.geodesy import arc_to_chord_km, haversine_km, to_xyz_km
 from crowdquake.domain.types import ActiveDevices, FloatArray
 
 
@@ -43,14 +43,38 @@ class DeviceIndex:
             if device_cells
             else (np.zeros(0, dtype=object), np.zeros(0, dtype=int))
         )
-        self.cells: list[str] = [str(c) for c in cells]
+        self.cells: list[str] = [str(c) for c in cells]  # append-only (add_device)
         self.counts: FloatArray = counts.astype(float)
         self.cell_index: dict[str, int] = {c: i for i, c in enumerate(self.cells)}
         centres = [cell_center(c) for c in self.cells]
         self.cell_lat = np.array([c[0] for c in centres], dtype=float)
         self.cell_lon = np.array([c[1] for c in centres], dtype=float)
         self._tree = cKDTree(to_xyz_km(self.cell_lat, self.cell_lon)) if self.cells else None
-        self._nbhd_cache: dict[tuple[str, int], tuple[list[str], int]] = {}
+        self._n_tree = len(self.cells)
+        self._nbhd_cache: dict[tuple[str, int], list[str]] = {}
+
+    def add_device(self, device_id: str, cell: str) -> bool:
+        """Count a phone that showed it is alive (it triggered) but had no fresh heartbeat.
+
+        Without this a replay with triggers only would have no denominators at all. Cells new
+        to the index are kept outside the k-d tree and searched linearly (few in practice).
+        Returns True if the phone was new.
+        """
+        if device_id in self.cell_of_device:
+            return False
+        self.cell_of_device[device_id] = cell
+        self.n_devices += 1
+        i = self.cell_index.get(cell)
+        if i is None:
+            self.cell_index[cell] = len(self.cells)
+            self.cells.append(cell)
+            lat, lon = cell_center(cell)
+            self.cell_lat = np.append(self.cell_lat, lat)
+            self.cell_lon = np.append(self.cell_lon, lon)
+            self.counts = np.append(self.counts, 1.0)
+        else:
+            self.counts[i] += 1.0
+        return True
 
     @property
     def n_cells(self) -> int:
@@ -61,22 +85,27 @@ class DeviceIndex:
         return 0 if i is None else int(self.counts[i])
 
     def neighbourhood(self, cell: str, k_rings: int) -> tuple[list[str], int]:
-        """Cells of the k-ring disk and their total active phones (cached per cell)."""
+        """Cells of the k-ring disk (cached per cell) and their total active phones."""
         key = (cell, k_rings)
-        hit = self._nbhd_cache.get(key)
-        if hit is None:
+        cells = self._nbhd_cache.get(key)
+        if cells is None:
             cells = neighbourhood(cell, k_rings)
-            hit = (cells, sum(self.count(c) for c in cells))
-            self._nbhd_cache[key] = hit
-        return hit
+            self._nbhd_cache[key] = cells
+        return cells, sum(self.count(c) for c in cells)
 
     def neighbourhood_count(self, cell: str, k_rings: int) -> int:
         return self.neighbourhood(cell, k_rings)[1]
 
     def cells_within(self, lat_deg: float, lon_deg: float, radius_km: float) -> np.ndarray:
         """Indices of populated cells whose centre lies within ``radius_km`` (arc) of a point."""
-        if self._tree is None or radius_km <= 0.0:
+        if radius_km <= 0.0:
             return np.zeros(0, dtype=int)
-        centre = to_xyz_km(lat_deg, lon_deg)[0]
-        idx = self._tree.query_ball_point(centre, arc_to_chord_km(radius_km))
+        idx: list[int] = []
+        if self._tree is not None:
+            centre = to_xyz_km(lat_deg, lon_deg)[0]
+            idx = list(self._tree.query_ball_point(centre, arc_to_chord_km(radius_km)))
+        if len(self.cells) > self._n_tree:
+            extra = np.arange(self._n_tree, len(self.cells))
+            d = haversine_km(lat_deg, lon_deg, self.cell_lat[extra], self.cell_lon[extra])
+            idx.extend(extra[d <= radius_km].tolist())
         return np.asarray(sorted(idx), dtype=int)

@@ -32,7 +32,6 @@ class DetectionParams:
         2  # work partition / "region" of the false-rate target (~86,000 km²)
     )
     active_heartbeat_max_age_s: float = 1800.0  # a steady heartbeat younger than this = active
-    device_memory_s: float = 3600.0  # a device that triggered this recently is known to be alive
 
     # --- detection statistic ---
     window_s: float = 10.0  # counting window W, s

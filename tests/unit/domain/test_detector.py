@@ -12,7 +12,7 @@ import pytest
 
 from crowdquake.domain.detector import StreamingDetector, detect_events
 from crowdquake.domain.geodesy import haversine_km
-from crowdquake.domain.types import EventEstimate, Trigger
+from crowdquake.domain.types import ActiveDevices, EventEstimate, Trigger
 
 T0 = 1_700_000_000.0  # same epoch as the synth fixture (conftest.T0)
 
@@ -214,3 +214,16 @@ def test_lookalikes_without_moveout_are_rejected(
     det = _detector(town)
     first = stream(det, trig, max(t.time_s for t in trig) + 20.0, step_s=1.0)
     assert not first, f"{len(first)} false events"
+
+
+def test_triggers_only_without_heartbeats_still_detect(town: Any, synth: SimpleNamespace) -> None:
+    """A replay with no heartbeat data: phones that trigger are counted as active phones."""
+    rng = np.random.default_rng(7)
+    q = _quake_at(synth, town, 5.0, 5.0, T0 + 60.0, 4.6)
+    trig = synth.quake_triggers(rng, town, q, "q") + synth.noise_triggers(
+        rng, town, 0.2, t_from=T0, t_to=T0 + 120.0
+    )
+    events = detect_events(trig, ActiveDevices.empty(), T0 + 120.0)
+    assert len(events) == 1
+    h = events[0].hypocenter
+    assert float(haversine_km(h.lat_deg, h.lon_deg, q.lat_deg, q.lon_deg)) < 3.0
