@@ -1,7 +1,7 @@
 """Association benchmark: our streaming associator vs PyOcto on the same trigger sets.
 
-Assignment F1: each true earthquake is matched to the predicted event holding most of its
-genuine triggers; TP = genuine triggers assigned to that event, FP = triggers assigned to an
+Assignment F1: true earthquakes and predicted events are matched one to one, largest overlap
+first; TP = genuine triggers assigned to the matched event, FP = triggers assigned to an
 event that are not genuine triggers of the quake it matched (noise, look-alikes, or another
 quake), FN = genuine triggers not assigned to their quake's event. F1 = 2TP / (2TP + FP + FN).
 """
@@ -39,12 +39,16 @@ def assignment_f1(true_labels: Sequence[str], predicted: Sequence[str | None]) -
     0.6666666666666666
     """
     quakes = {lab for lab in true_labels if lab and not lab.startswith("lookalike")}
+    # One-to-one matching, largest overlaps first: an event explains at most one quake.
+    pairs = Counter(
+        (t, p) for t, p in zip(true_labels, predicted, strict=True) if t in quakes and p
+    )
     match: dict[str, str] = {}
-    for q in quakes:
-        c = Counter(p for t, p in zip(true_labels, predicted, strict=True) if t == q and p)
-        if c:
-            match[q] = c.most_common(1)[0][0]
-    event_to_quake = {e: q for q, e in match.items()}
+    used: set[str] = set()
+    for (q, e), _ in pairs.most_common():
+        if q not in match and e not in used:
+            match[q] = e
+            used.add(e)
     tp = fp = fn = 0
     for t, p in zip(true_labels, predicted, strict=True):
         genuine = t in quakes
@@ -57,7 +61,6 @@ def assignment_f1(true_labels: Sequence[str], predicted: Sequence[str | None]) -
                     fn += 1
         elif genuine:
             fn += 1
-    del event_to_quake
     denom = 2 * tp + fp + fn
     return 2 * tp / denom if denom else 1.0
 

@@ -114,3 +114,16 @@ def test_aggregate_rates_and_false_events_per_region_day():
     assert math.isclose(agg["false_events_per_region_day"], 2.0)
     assert math.isclose(agg["cpu_ms_per_1000_triggers"], 1e6 * 0.002 / 10)
     assert agg["delay_s"]["median"] == 6.0
+
+
+def test_assignment_f1_on_hand_made_assignments():
+    from crowdquake.sim.assocbench import assignment_f1
+
+    truth = ["q", "q", "q", "q", "", ""]
+    assert assignment_f1(truth, ["e", "e", "e", "e", None, None]) == 1.0
+    # One genuine missed, one noise absorbed: TP 3, FP 1, FN 1 -> 6 / 8.
+    assert assignment_f1(truth, ["e", "e", "e", None, "e", None]) == 0.75
+    # Two quakes merged into one event: the second quake's triggers are false positives.
+    two = ["a", "a", "a", "b", "b"]
+    assert abs(assignment_f1(two, ["e"] * 5) - 2 * 3 / (2 * 3 + 2 + 2)) < 1e-12
+    assert assignment_f1(truth, [None] * 6) == 0.0
