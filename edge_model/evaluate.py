@@ -27,6 +27,7 @@ from edge_model.data.dataset import (
     WINDOW_SAMPLES,
     WindowSet,
     human_windows,
+    join_segments,
     motion_stream,
     quake_windows,
 )
@@ -226,6 +227,13 @@ def real_pipeline(scorer: Any, threshold: float, seed: int) -> dict[str, Any]:
         hits += bool(pipe.process(_phone_view(rng, ground), MODEL_RATE_HZ))
         n += 1
     out: dict[str, Any] = {"fema_records_detected": f"{hits}/{n}", "fema_detection_rate": hits / n}
+    # Real walking after 30 s at rest (held at the walk's first orientation, sensor noise only).
+    for place in ("leg", "trunk"):
+        walk = cache[f"daphnet_{place}_ms2"].astype(np.float64)
+        rest = walk[:, :1] + rng.normal(0.0, 0.02, (3, int(30 * MODEL_RATE_HZ)))
+        out[f"daphnet_{place}_false_triggers"] = len(
+            pipe.process(join_segments([rest, walk], int(MODEL_RATE_HZ)), MODEL_RATE_HZ)
+        )
     knet = load_knet()
     if knet is not None:
         acc, rate = knet
