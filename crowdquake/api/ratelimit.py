@@ -6,6 +6,7 @@ limit); ``redis://`` shares the count between every process and machine.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 WINDOW_S = 60
+log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -44,7 +46,8 @@ class RedisRateLimiter:
     def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=0.5)
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._errors = (redis.RedisError, OSError)
         self._clock = clock
 
     def hit(self, key: str, limit: int) -> int | None:
@@ -54,7 +57,12 @@ class RedisRateLimiter:
         pipe = self._redis.pipeline()
         pipe.incr(name)
         pipe.expire(name, WINDOW_S * 2)
-        count, _ = pipe.execute()
+        try:
+            count, _ = pipe.execute()
+        except self._errors as exc:
+            # Fail open: an unreachable limiter must not stop phones reporting an earthquake.
+            log.warning("rate limiter unavailable, allowing request: %s", exc)
+            return None
         if int(count) <= limit:
             return None
         return max(1, math.ceil((window + 1) * WINDOW_S - now))

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ import click
 import httpx
 
 from crowdquake.services.replay import ReplayData, ReplayTrigger
+
+TRANSPORT_RETRIES = 4
 
 
 @dataclass
@@ -30,12 +33,22 @@ class HttpReplayReport:
 def _post_json(
     client: httpx.Client, path: str, body: dict[str, Any], token: str | None = None
 ) -> httpx.Response:
+    """POST with a few retries on transport errors (a dropped keep-alive connection, a full
+    accept backlog). Safe: triggers are idempotent by id, and a duplicate registration only
+    leaves an unused device."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return client.post(path, json=body, headers=headers)
+    for attempt in range(TRANSPORT_RETRIES):
+        try:
+            return client.post(path, json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == TRANSPORT_RETRIES - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def replay_over_http(
-    api: str,
+    api: str | Sequence[str],
     data: ReplayData,
     *,
     lead_s: float = 5.0,
@@ -43,17 +56,21 @@ def replay_over_http(
     concurrency: int = 16,
     show_progress: bool = True,
 ) -> HttpReplayReport:
-    base = api.rstrip("/") + "/api/v1"
+    bases = [a.rstrip("/") + "/api/v1" for a in ([api] if isinstance(api, str) else api)]
+    base = bases[0]
     device_keys = sorted(
         {t.device_id for t in data.triggers} | {h.device_id for h in data.heartbeats}
     )
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     local = threading.local()
 
-    def client() -> httpx.Client:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=10, limits=limits)
-        return local.client  # type: ignore[no-any-return]
+    def client(node: int = 0) -> httpx.Client:
+        """This thread's client for web node ``node`` (several nodes: scale-out runs)."""
+        if not hasattr(local, "clients"):
+            local.clients = {}
+        if node not in local.clients:
+            local.clients[node] = httpx.Client(base_url=bases[node], timeout=10, limits=limits)
+        return local.clients[node]  # type: ignore[no-any-return]
 
     def register(_key: str) -> str:
         body = {"platform": "other", "app_version": "replay", "model_version": "replay"}
@@ -103,7 +120,7 @@ def replay_over_http(
         report = HttpReplayReport(started, shift)
         lock = threading.Lock()
 
-        def send(item: ReplayTrigger) -> None:
+        def send(item: ReplayTrigger, node: int) -> None:
             body = {
                 "id": str(uuid.uuid4()),
                 "trigger_time": (item.time + shift).isoformat(),
@@ -114,7 +131,12 @@ def replay_over_http(
                 "score": item.score,
                 "model_version": "replay",
             }
-            response = _post_json(client(), "/triggers", body, tokens[item.device_id])
+            try:
+                response = _post_json(client(node), "/triggers", body, tokens[item.device_id])
+            except httpx.HTTPError:
+                with lock:
+                    report.errors[0] += 1
+                return
             with lock:
                 if response.status_code in (200, 201):
                     report.sent += 1
@@ -127,11 +149,11 @@ def replay_over_http(
             label="replaying triggers in real time",
             file=None if show_progress else _Null(),
         ) as bar:
-            for item in triggers:
+            for index, item in enumerate(triggers):
                 due = (item.arrival + shift - datetime.now(UTC)).total_seconds()
                 if due > 0:
                     time.sleep(due)
-                futures.append(pool.submit(send, item))
+                futures.append(pool.submit(send, item, index % len(bases)))
                 bar.update(1)
             for f in futures:
                 f.result()
