@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from crowdquake.domain.detector import StreamingDetector, detect_events
+from crowdquake.domain.events import EventState
 from crowdquake.domain.geodesy import haversine_km
 from crowdquake.domain.types import ActiveDevices, EventEstimate, Trigger
 
@@ -227,3 +228,39 @@ def test_triggers_only_without_heartbeats_still_detect(town: Any, synth: SimpleN
     assert len(events) == 1
     h = events[0].hypocenter
     assert float(haversine_km(h.lat_deg, h.lon_deg, q.lat_deg, q.lon_deg)) < 3.0
+
+
+def test_close_events_merge_into_the_older_key(town: Any, synth: SimpleNamespace) -> None:
+    """Two declarations of one earthquake (e.g. from two neighbourhoods) become one event:
+    the older key survives and the other is reported once with ``merged_into``."""
+    rng = np.random.default_rng(8)
+    q = _quake_at(synth, town, 0.0, 0.0, T0 + 30.0, 4.4)
+    trig = synth.quake_triggers(rng, town, q, "q")
+    det = _detector(town)
+    stream(det, trig, T0 + 60.0)
+    assert len(det.events) == 1
+    keep = det.events[0].event_key
+    assoc = det._assoc  # white box: inject a second declaration 3 km away, same origin
+    first = assoc.events[keep]
+    dup = EventState(
+        key="eq-duplicate",
+        origin_time_s=first.origin_time_s + 0.3,
+        lat_deg=first.lat_deg + 0.027,
+        lon_deg=first.lon_deg,
+        depth_km=8.0,
+        detected_at_s=T0 + 40.0,
+        detection_log10_p=-12.0,
+        created_seq=first.created_seq + 1,
+    )
+    stolen = first.members[-20:]
+    first.set_members(first.members[:-20])
+    for m in stolen:
+        dup.add(m.record, m.phase, m.residual_s)
+    assoc.events[dup.key] = dup
+    assoc.relocate(dup, T0 + 60.0)
+    det.update([], T0 + 61.0)
+    assert [e.event_key for e in det.events] == [keep]
+    assert det.retired_keys == ["eq-duplicate"]
+    assert assoc.retired[-1].merged_into == keep
+    ids = {a.trigger_id for a in det.events[0].associations}
+    assert {m.record.trigger.trigger_id for m in stolen} <= ids
