@@ -74,7 +74,7 @@ def simulate(
 
     from crowdquake.sim.catalog import Quake, notable_earthquakes, usgs_week_2018
     from crowdquake.sim.csvio import write_scenario
-    from crowdquake.sim.scenario import Region, ScenarioSpec, build_scenario
+    from crowdquake.sim.scenario import LookalikeKind, Region, ScenarioSpec, build_scenario
     from crowdquake.sim.suites import YEAR_START_S
 
     if not 1e-4 <= penetration <= 1e-2:
@@ -98,9 +98,12 @@ def simulate(
     elif scenario == "noise":
         spec = ScenarioSpec("noise", "noise", region, penetration, start, duration_s=hours * 3600.0)
     else:
+        kind: LookalikeKind = (
+            "storm" if scenario == "storm" else ("building" if scenario == "building" else "train")
+        )
         spec = ScenarioSpec(
-            scenario, "lookalike", region, penetration, start, duration_s=1800.0, lookalike=scenario
-        )  # type: ignore[arg-type]
+            scenario, "lookalike", region, penetration, start, duration_s=1800.0, lookalike=kind
+        )
     click.echo(f"simulating {spec.name} ({spec.kind}) ...", err=True)
     built = build_scenario(spec, rng)
     counts = write_scenario(built, out_dir)

@@ -49,7 +49,7 @@ def _parse_time_s(text: str) -> float:
 
 def _read_csv(name: str) -> list[dict[str, str]]:
     path = resources.files("crowdquake.sim").joinpath("data", name)
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open("r", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 

@@ -55,7 +55,7 @@ def rjb_from_epicentral_km(epicentral_km: npt.ArrayLike, magnitude: float) -> Fl
     strike shortens the distance by about L/4 on average.
     """
     length_km = 10.0 ** (-2.44 + 0.59 * magnitude)
-    return np.maximum(np.asarray(epicentral_km, dtype=float) - 0.25 * length_km, 0.0)
+    return np.asarray(np.maximum(np.asarray(epicentral_km, dtype=float) - 0.25 * length_km, 0.0))
 
 
 def log10_pga_median_cms2(

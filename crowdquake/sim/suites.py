@@ -15,7 +15,7 @@ import numpy as np
 
 from crowdquake.sim.catalog import Quake, notable_earthquakes, usgs_week_2018
 from crowdquake.sim.population import cities_within
-from crowdquake.sim.scenario import Region, ScenarioSpec
+from crowdquake.sim.scenario import LookalikeKind, Region, ScenarioSpec
 
 REGIONS = (
     Region("los_angeles", 34.05, -118.25),
@@ -29,7 +29,7 @@ PENETRATIONS = (1e-4, 3e-4, 1e-3)
 MAGNITUDE_BANDS = ((3.5, 4.5, 0.45), (4.5, 6.0, 0.33), (6.0, 7.0, 0.12), (7.0, 8.0, 0.10))
 EPICENTRE_RADIUS_KM = 60.0
 YEAR_START_S = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
-LOOKALIKES = ("storm", "building", "train")
+LOOKALIKES: tuple[LookalikeKind, ...] = ("storm", "building", "train")
 PYOCTO_REGIONS = ("los_angeles", "istanbul")
 
 
@@ -46,7 +46,7 @@ def _origin_time(rng: np.random.Generator, lon_deg: float, night: bool) -> float
     day = int(rng.integers(0, 365))
     local_h = rng.uniform(0.0, 5.0) if night else rng.uniform(10.0, 17.0)
     utc_h = np.mod(local_h - lon_deg / 15.0, 24.0)
-    return YEAR_START_S + day * 86400.0 + utc_h * 3600.0
+    return float(YEAR_START_S + day * 86400.0 + utc_h * 3600.0)
 
 
 def _synthetic_quake(

@@ -81,7 +81,7 @@ def make_estimate(
         and previous.magnitude is not None
         and (len(triggers) < 1.2 * previous.n_triggers)
     ):
-        magnitude = previous.magnitude
+        magnitude: MagnitudeEstimate | None = previous.magnitude
     else:
         magnitude = our_magnitude(lat_deg, lon_deg, triggers, active)
     assoc = tuple(TriggerAssociation(t.trigger_id, "P", 0.0) for t in triggers)

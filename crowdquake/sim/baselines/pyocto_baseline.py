@@ -48,7 +48,7 @@ def associate_once(
 
     if len(triggers) < MIN_PICKS:
         return []
-    dev = {}
+    dev: dict[str, tuple[float, float]] = {}
     for t in triggers:
         dev.setdefault(t.device_id, (t.lat_deg, t.lon_deg))
     stations = pd.DataFrame(
