@@ -94,7 +94,8 @@ def grid_search(
 ) -> GridStart:
     """Best epicentre/origin time on a grid by the number of consistent triggers.
 
-    Ties are broken by the smaller summed |residual| (clipped at the tolerance). With
+    Ties are broken by the smaller summed |residual| (clipped at the tolerance) and by fewer
+    S readings. With
     ``silent`` cells, ``now_s`` and ``prob_at_km`` (trigger probability vs distance), each
     node's best score also pays 0.5 per nat of the silence log-likelihood (the wave passed
     those phones, yet they stayed quiet), so a start is never placed among silent phones
@@ -115,7 +116,11 @@ def grid_search(
     fits = err <= tolerance_s
     count = fits.sum(axis=2)
     misfit = np.minimum(err, tolerance_s).sum(axis=2) / (tolerance_s * err.shape[2])
-    score = count - 0.5 * misfit
+    # tie-break towards P: the first phones to trigger near a source are reached by P first,
+    # and an all-S reading of the same times puts a source closer with an earlier t0
+    err_p = np.abs(r_p[:, None, :] - cand[:, :, None])
+    n_s = (fits & (err_p > tolerance_s)).sum(axis=2) / err.shape[2]
+    score = count - 0.5 * misfit - 0.25 * n_s
     best_c = np.argmax(score, axis=1)
     node_score = score[np.arange(score.shape[0]), best_c]
     if silent is not None and now_s is not None and prob_at_km is not None and silent.x_km.size:
