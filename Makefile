@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
-	bench-pipeline bench-association bench-edge evaluate edge-model clean
+	bench-pipeline bench-association bench-edge evaluate edge-model edge-evaluate clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,18 @@ bench-edge: install ## Edge model latency and batched throughput with LiteRT
 
 evaluate: install ## Standard evaluation suite against the peers' methods (about 30 min)
 	$(BIN)/crowdquake evaluate --suite standard --seed 1 --json out/evaluation.json
+
+.venv-train/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-train
+	.venv-train/bin/pip install -q --upgrade pip
+	.venv-train/bin/pip install -q -e '.[dev,train]'
+	@touch $@
+
+edge-model: .venv-train/.installed ## Retrain the edge model end to end (TensorFlow in .venv-train)
+	.venv-train/bin/python -m edge_model.train
+
+edge-evaluate: install ## Evaluate the shipped edge model with the LiteRT runtime only
+	$(BIN)/python -m edge_model.evaluate --json out/edge_evaluation.json
 
 clean: ## Remove the virtualenvs, caches and the embedded instance/ data
 	rm -rf $(VENV) .venv-* instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,301 @@
+"""``crowdquake bench pipeline``: end-to-end latency and sustained rate of the live pipeline.
+
+Real HTTP (gunicorn) + PostgreSQL + Redis + a Celery worker with beat, all started here.
+
+1. Latency: a simulated M6 (2014 South Napa, real catalogue parameters) with >= 5,000 triggers is
+   posted over HTTP in real time. A poller (20 ms) records when each event revision and alert
+   row becomes visible (committed). For every revision, the latency is the time from the commit
+   of the last trigger received before it to its visibility; the same for alert rows. The first
+   revision's figure is the "detectable -> event" latency.
+2. Sustained rate: background-like triggers spread over the scenario's phones are posted in
+   batches at increasing offered rates; a rate is kept up with when the backlog of unprocessed
+   triggers stays bounded and the processed rate matches the offered rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import httpx
+import numpy as np
+
+from crowdquake.cli.common import python_module, spawn, stop, wait_ready
+
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench_pipeline"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+
+
+class Poller:
+    """Records when revisions and alerts first become visible in the database."""
+
+    def __init__(self, engine: Any, period_s: float = 0.02) -> None:
+        self.engine = engine
+        self.period_s = period_s
+        self.revisions: dict[int, datetime] = {}
+        self.alerts: dict[int, datetime] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        from sqlalchemy import select
+
+        from crowdquake.storage.models import Alert, EventRevision
+
+        while not self._stop.is_set():
+            seen = datetime.now(UTC)
+            with self.engine.connect() as conn:
+                for (rid,) in conn.execute(select(EventRevision.id)):
+                    self.revisions.setdefault(rid, seen)
+                for (aid,) in conn.execute(select(Alert.id)):
+                    self.alerts.setdefault(aid, seen)
+            time.sleep(self.period_s)
+
+
+def _latencies(engine: Any, poller: Poller) -> dict[str, list[float]]:
+    from sqlalchemy import select
+
+    from crowdquake.storage.models import Alert, EventRevision, Trigger
+
+    with engine.connect() as conn:
+        received = np.array(
+            sorted(r[0].timestamp() for r in conn.execute(select(Trigger.received_at)))
+        )
+        revisions = conn.execute(select(EventRevision.id, EventRevision.version)).all()
+        alerts = conn.execute(select(Alert.id)).all()
+
+    def lag(seen: datetime) -> float:
+        k = int(np.searchsorted(received, seen.timestamp(), side="right"))
+        return seen.timestamp() - received[k - 1] if k else float("nan")
+
+    return {
+        "first_revision": [
+            lag(poller.revisions[r.id])
+            for r in revisions
+            if r.version == 1 and r.id in poller.revisions
+        ],
+        "revision": [lag(poller.revisions[r.id]) for r in revisions if r.id in poller.revisions],
+        "alert": [lag(poller.alerts[a.id]) for a in alerts if a.id in poller.alerts],
+    }
+
+
+def _fresh_database(url: str) -> None:
+    from crowdquake.cli.bench_ingest import _fresh_database as recreate
+
+    recreate(url)
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+@click.command("pipeline")
+@click.option(
+    "--database-url", envvar="CROWDQUAKE_BENCH_DATABASE_URL", default=DEFAULT_DB, show_default=True
+)
+@click.option(
+    "--redis-url", envvar="CROWDQUAKE_BENCH_REDIS_URL", default=DEFAULT_REDIS, show_default=True
+)
+@click.option("--penetration", default=0.002, show_default=True, help="Phones per inhabitant.")
+@click.option(
+    "--rates", default="500,1000,2000,3000", show_default=True, help="Offered trigger rates, /s."
+)
+@click.option("--phase-s", default=15.0, show_default=True, help="Seconds per offered rate.")
+@click.option("--web-workers", default=4, show_default=True)
+def bench_pipeline(
+    database_url: str,
+    redis_url: str,
+    penetration: float,
+    rates: str,
+    phase_s: float,
+    web_workers: int,
+) -> None:
+    """Latency HTTP commit -> event revision / alert, and the sustained trigger rate."""
+    import redis
+
+    from crowdquake.cli.http_replay import replay_over_http
+    from crowdquake.cli.scenarios import earthquake_scenario
+    from crowdquake.storage import migrate
+    from crowdquake.storage.session import make_engine
+
+    scenario, data = earthquake_scenario("Napa", penetration, seed=11)
+    if len(data.triggers) < 5000:
+        raise click.UsageError(f"only {len(data.triggers)} triggers: raise --penetration")
+    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]}; flushing {redis_url}", err=True)
+    _fresh_database(database_url)
+    migrate.upgrade(database_url)
+    redis.Redis.from_url(redis_url).flushdb()
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-pipeline-"))
+    env = {
+        "CROWDQUAKE_DATABASE_URL": database_url,
+        "CROWDQUAKE_BROKER_URL": redis_url,
+        "CROWDQUAKE_RESULT_BACKEND": redis_url,
+        "CROWDQUAKE_INSTANCE_DIR": str(workdir),
+        "CROWDQUAKE_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CROWDQUAKE_REGISTRATION_RATE_LIMIT_PER_MINUTE": "100000000",
+        "CROWDQUAKE_MAX_REQUEST_BYTES": str(4 * 1024 * 1024),
+        "CROWDQUAKE_LOG_LEVEL": "WARNING",
+    }
+    base = f"http://127.0.0.1:{port}"
+    web = spawn(
+        python_module(
+            "crowdquake.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)
+        ),
+        env=env,
+        log_path=workdir / "web.log",
+    )
+    worker = spawn(
+        python_module("crowdquake.cli", "worker", "--pool", "solo", "--beat"),
+        env=env,
+        log_path=workdir / "worker.log",
+    )
+    engine = make_engine(database_url)
+    try:
+        wait_ready(base)
+        click.echo(
+            f"phase 1: {len(data.triggers)} triggers of a simulated M{scenario.quake.magnitude:.1f} "  # type: ignore[attr-defined]
+            f"over HTTP in real time ({len(data.heartbeats)} steady phones)",
+            err=True,
+        )
+        with Poller(engine) as poller:
+            report = replay_over_http(base, data, settle_s=10.0)
+        lat = _latencies(engine, poller)
+        click.echo(f"phase 2: sustained rates {rates} /s, {phase_s:.0f} s each", err=True)
+        sustained = _sustained(base, engine, data, [float(r) for r in rates.split(",")], phase_s)
+    finally:
+        stop(web)
+        stop(worker)
+        engine.dispose()
+
+    click.echo(
+        "\npipeline benchmark (gunicorn + PostgreSQL + Redis + 1 solo worker on this machine)"
+    )
+    click.echo(f"  scenario: {report.sent} triggers accepted, {dict(report.errors) or 'no'} errors")
+    for name, values in lat.items():
+        click.echo(
+            f"  commit -> {name:15s} n={len(values):4d}  p50 {_pct(values, 50):6.3f} s  "
+            f"p95 {_pct(values, 95):6.3f} s  max {max(values, default=float('nan')):6.3f} s  (target p95 <= 1 s)"
+        )
+    for offered, processed, backlog in sustained:
+        verdict = (
+            "kept up" if backlog < 0.5 * offered and processed >= 0.9 * offered else "fell behind"
+        )
+        click.echo(
+            f"  offered {offered:6.0f}/s  processed {processed:7.0f}/s  backlog at end {backlog:7.0f}  {verdict}"
+        )
+    kept = [o for o, p, b in sustained if b < 0.5 * o and p >= 0.9 * o]
+    click.echo(
+        f"  sustained rate kept up with: {max(kept) if kept else 0:.0f} triggers/s (target >= 2000)"
+    )
+
+
+def _sustained(
+    base: str, engine: Any, data: Any, rates: list[float], phase_s: float
+) -> list[tuple[float, float, float]]:
+    """Post triggers (positions of the scenario's phones, present times) at each offered rate."""
+    from sqlalchemy import func, select
+
+    from crowdquake.storage.models import Trigger
+
+    rng = np.random.default_rng(7)
+    phones = data.heartbeats
+    with httpx.Client(base_url=base + "/api/v1", timeout=30) as http:
+        tokens = [
+            http.post(
+                "/devices",
+                json={"platform": "other", "app_version": "bench", "model_version": "bench"},
+            )
+            .raise_for_status()
+            .json()["token"]
+            for _ in range(50)
+        ]
+
+    def processed_count() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.scalar(
+                    select(func.count()).select_from(Trigger).where(Trigger.status != "new")
+                )
+                or 0
+            )
+
+    def pending() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.scalar(
+                    select(func.count()).select_from(Trigger).where(Trigger.status == "new")
+                )
+                or 0
+            )
+
+    results = []
+    batch = 50
+    local = threading.local()
+
+    def post(body: dict[str, Any], token: str) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base + "/api/v1", timeout=30)
+        local.client.post(
+            "/triggers:batch", json=body, headers={"Authorization": f"Bearer {token}"}
+        ).raise_for_status()
+
+    with ThreadPoolExecutor(8) as pool:
+        for rate in rates:
+            start_processed = processed_count()
+            started = time.monotonic()
+            n_batches = int(rate * phase_s / batch)
+            futures = []
+            for b in range(n_batches):
+                due = started + b * batch / rate
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                now = datetime.now(UTC)
+                idx = rng.integers(0, len(phones), batch)
+                body = {
+                    "triggers": [
+                        {
+                            "id": str(uuid.uuid4()),
+                            "trigger_time": (now - timedelta(seconds=1)).isoformat(),
+                            "latitude": phones[i].lat_deg,
+                            "longitude": phones[i].lon_deg,
+                            "accuracy_m": 10.0,
+                            "pga_ms2": 0.12,
+                            "score": 0.9,
+                            "model_version": "bench",
+                        }
+                        for i in idx
+                    ]
+                }
+                futures.append(pool.submit(post, body, tokens[b % len(tokens)]))
+            for f in futures:
+                f.result()
+            elapsed = time.monotonic() - started
+            time.sleep(2.0)
+            done = processed_count() - start_processed
+            results.append((rate, done / (elapsed + 2.0), float(pending())))
+            # Drain before the next rate so phases do not mix.
+            deadline = time.monotonic() + 60
+            while pending() and time.monotonic() < deadline:
+                time.sleep(0.5)
+    return results
