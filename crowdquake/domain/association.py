@@ -261,7 +261,7 @@ class Associator(Declaration):
             y,
             tim,
             self.model,
-            depth_km=ev.depth_km if not p.free_depth else p.default_depth_km,
+            depth_km=ev.depth_km,  # fixed depth, or the start of a free-depth solve
             start=(0.0, 0.0, ev.origin_time_s),
             pick_sigma_s=p.soft_l1_scale_s,
             free_depth=p.free_depth,

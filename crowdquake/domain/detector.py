@@ -8,6 +8,7 @@ same state (same ``event_key`` values) from the database after a restart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,8 +70,8 @@ class StreamingDetector:
         before = dict(self._assoc.stats)
         n_retired = len(self._assoc.retired)
         res = self.params.h3_resolution
-        for tr in sorted(triggers, key=lambda t: (t.time_s, t.trigger_id)):
-            cell = cell_of(tr.lat_deg, tr.lon_deg, res)
+        valid = [t for t in triggers if _usable(t)]
+        for tr in sorted(valid, key=lambda t: (t.time_s, t.trigger_id)):
             cell = cell_of(tr.lat_deg, tr.lon_deg, res)
             rec = TriggerRecord(
                 tr,
@@ -100,6 +101,7 @@ class StreamingDetector:
             ev.changed = False
         self.last_update_stats = {
             "n_triggers": len(triggers),
+            "n_rejected": len(triggers) - len(valid),
             **{k: v - before.get(k, 0) for k, v in self._assoc.stats.items()},
         }
         return out
@@ -147,6 +149,17 @@ class StreamingDetector:
             method=self.params.method,
             merged_into=ev.merged_into,
         )
+
+
+def _usable(t: Trigger) -> bool:
+    """Finite time and a position on Earth (the API validates; this guards replays)."""
+    return (
+        math.isfinite(t.time_s)
+        and math.isfinite(t.lat_deg)
+        and math.isfinite(t.lon_deg)
+        and -90.0 <= t.lat_deg <= 90.0
+        and -180.0 <= t.lon_deg <= 180.0
+    )
 
 
 def detect_events(

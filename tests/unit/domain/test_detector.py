@@ -264,3 +264,14 @@ def test_close_events_merge_into_the_older_key(town: Any, synth: SimpleNamespace
     assert assoc.retired[-1].merged_into == keep
     ids = {a.trigger_id for a in det.events[0].associations}
     assert {m.record.trigger.trigger_id for m in stolen} <= ids
+
+
+def test_unusable_triggers_are_skipped_not_fatal(town: Any) -> None:
+    det = _detector(town)
+    bad = [
+        Trigger("nan-time", "p1", float("nan"), 35.0, -118.0),
+        Trigger("off-earth", "p2", T0, 95.0, -118.0),
+        Trigger("nan-lon", "p3", T0, 35.0, float("nan")),
+    ]
+    assert det.update(bad, T0 + 1.0) == []
+    assert det.last_update_stats["n_rejected"] == 3
