@@ -51,6 +51,8 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_timeout_s: float = 5.0
     cap_sender: str = "crowdquake@localhost"
+    # Edge model
+    edge_model_path: str = ""
     # Embedded broker
     broker_poll_interval_s: float = 0.05
     # Misc
@@ -163,6 +165,8 @@ SETTINGS_DOC: dict[str, str] = {
     "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
     "webhook_timeout_s": "Timeout of one webhook delivery attempt",
     "cap_sender": "`sender` of the CAP 1.2 documents at /api/v1/alerts/{id}.cap",
+    "edge_model_path": "The .tflite the server scores waveforms with (its sidecar is the same "
+    "name with .json). Default: the shipped edge_model/quake_cnn_v1.tflite",
     "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",
     "log_level": "Python logging level",
     "secret_key": "Flask secret key (console sessions). Set it in production",

@@ -173,6 +173,7 @@ def build_openapi() -> dict[str, Any]:
             },
             **_alert_paths(),
             **_event_paths(),
+            **_waveform_paths(),
         },
         "components": {
             "schemas": definitions["$defs"],
@@ -312,6 +313,38 @@ def _event_paths() -> dict[str, Any]:
                         "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
                     },
                 },
+            }
+        }
+    }
+
+
+def _waveform_paths() -> dict[str, Any]:
+    from crowdquake.api.waveforms import WaveformIn
+
+    return {
+        "/triggers/{trigger_id}/waveform": {
+            "put": {
+                "summary": "Upload the accelerometer snippet of one of this device's triggers",
+                "description": "Sample rate, channel order and length must match the edge "
+                "model's sidecar; a worker re-scores the snippet with the same model.",
+                "operationId": "putTriggerWaveform",
+                "security": AUTH,
+                "parameters": [
+                    {
+                        "name": "trigger_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": WaveformIn.model_json_schema()}},
+                },
+                "responses": _responses(
+                    {"201": ("Stored", None), "200": ("Replaced", None)},
+                    ["400", "401", "403", "404", "413", "422", "429"],
+                ),
             }
         }
     }

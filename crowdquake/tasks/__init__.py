@@ -15,6 +15,7 @@ TASK_MODULES = [
     "crowdquake.tasks.ops",
     "crowdquake.tasks.detection",
     "crowdquake.tasks.delivery",
+    "crowdquake.tasks.edge",
 ]
 
 

@@ -29,6 +29,7 @@ class WorkerRuntime:
     session_factory: sessionmaker[Session]
     detectors: DetectorCache
     pipeline: PipelineConfig
+    edge_model: Any = None
 
 
 def runtime(app: Celery) -> WorkerRuntime:

@@ -17,6 +17,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             # one reads the database afresh.
             "options": {"expires": max(4 * tick, 1.0)},
         },
+        "edge-score-waveforms": {
+            "task": "crowdquake.edge.score_waveforms",
+            "schedule": 2.0,
+            "options": {"expires": 10.0},
+        },
         "alerts-retry-deliveries": {
             "task": "crowdquake.alerts.retry_deliveries",
             "schedule": 2.0,

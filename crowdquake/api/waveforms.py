@@ -1,0 +1,103 @@
+"""``PUT /api/v1/triggers/{id}/waveform``: the accelerometer snippet behind a trigger.
+
+The snippet must be in the edge model's format (its sidecar: sample rate, channel order, at least
+one window); a worker re-scores it with the same model (``crowdquake.edge.score_waveforms``).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+
+from crowdquake.api.request import authenticated_device, parse_body
+from crowdquake.api.schemas import MAX_PHONE_PGA_MS2, StrictModel
+from crowdquake.services import waveforms
+from crowdquake.web import container, get_session, transactional
+
+bp = Blueprint("api_v1_waveforms", __name__, url_prefix="/api/v1")
+MAX_WINDOWS = 15  # longest snippet, in model windows (30 s for a 2 s window)
+
+
+class WaveformIn(StrictModel):
+    """Context: ``{"sample_rate_hz": float, "channels": [str], "window_samples": int}``."""
+
+    sample_rate_hz: float = Field(gt=0, description="Must equal the edge model's sample rate")
+    start_time: AwareDatetime
+    channels: list[str] = Field(description="Channel order; must equal the model's")
+    data: list[list[float]] = Field(description="One list of samples per channel, m/s²")
+
+    @field_validator("sample_rate_hz")
+    @classmethod
+    def _model_rate(cls, value: float, info: ValidationInfo) -> float:
+        expected = (info.context or {}).get("sample_rate_hz")
+        if expected is not None and not math.isclose(value, expected, rel_tol=1e-6):
+            raise ValueError(f"the edge model expects {expected:g} Hz")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _model_channels(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        expected = (info.context or {}).get("channels")
+        if expected is not None and value != list(expected):
+            raise ValueError(f"channels must be {list(expected)}")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _shape_and_range(cls, value: list[list[float]], info: ValidationInfo) -> list[list[float]]:
+        context: dict[str, Any] = info.context or {}
+        n_channels = len(context.get("channels", value))
+        window = int(context.get("window_samples", 1))
+        lengths = {len(channel) for channel in value}
+        if len(value) != n_channels or len(lengths) != 1:
+            raise ValueError(f"expected {n_channels} channels of equal length")
+        n = lengths.pop()
+        if not window <= n <= MAX_WINDOWS * window:
+            raise ValueError(f"each channel needs {window} to {MAX_WINDOWS * window} samples")
+        if any(abs(x) > MAX_PHONE_PGA_MS2 for channel in value for x in channel):
+            raise ValueError(f"samples must be within ±{MAX_PHONE_PGA_MS2:.1f} m/s²")
+        return value
+
+
+def _sidecar() -> Any:
+    extras = container().extras
+    if "edge_sidecar" not in extras:
+        from crowdquake.edge import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME, ModelSidecar
+
+        path = container().settings.edge_model_path or str(DEFAULT_MODEL_DIR / DEFAULT_MODEL_NAME)
+        extras["edge_sidecar"] = ModelSidecar.read(path.removesuffix(".tflite") + ".json")
+    return extras["edge_sidecar"]
+
+
+@bp.put("/triggers/<uuid:trigger_id>/waveform")
+@transactional
+def put_waveform(trigger_id: uuid.UUID) -> Response:
+    device = authenticated_device()
+    sidecar = _sidecar()
+    body = parse_body(
+        WaveformIn,
+        {
+            "sample_rate_hz": sidecar.sample_rate_hz,
+            "channels": list(sidecar.channel_order),
+            "window_samples": sidecar.window_samples,
+        },
+    )
+    stored = waveforms.store_waveform(
+        get_session(),
+        device.device_id,
+        trigger_id,
+        np.asarray(body.data, dtype=np.float64),
+        sample_rate_hz=body.sample_rate_hz,
+        start_time=body.start_time,
+        now=container().clock.now(),
+    )
+    return Response(
+        f'{{"trigger_id": "{stored.trigger_id}", "n_samples": {stored.n_samples}}}',
+        status=201 if stored.created else 200,
+        mimetype="application/json",
+    )
