@@ -132,6 +132,7 @@ def bench_pipeline(
     from crowdquake.storage.session import make_engine
 
     scenario, data = earthquake_scenario("Napa", penetration, seed=11)
+    magnitude = scenario.quake.magnitude if scenario.quake else float("nan")
     if len(data.triggers) < 5000:
         raise click.UsageError(f"only {len(data.triggers)} triggers: raise --penetration")
     click.echo(f"recreating {database_url.rsplit('@', 1)[-1]}; flushing {redis_url}", err=True)
@@ -173,7 +174,8 @@ def bench_pipeline(
     try:
         wait_ready(base)
         click.echo(
-            f"phase 1: {len(data.triggers)} triggers of a simulated M{scenario.quake.magnitude:.1f} "  # type: ignore[attr-defined]
+            f"phase 1: {len(data.triggers)} triggers of a simulated "
+            f"M{magnitude:.1f} "
             f"over HTTP in real time ({len(data.heartbeats)} steady phones)",
             err=True,
         )
@@ -194,14 +196,16 @@ def bench_pipeline(
     for name, values in lat.items():
         click.echo(
             f"  commit -> {name:15s} n={len(values):4d}  p50 {_pct(values, 50):6.3f} s  "
-            f"p95 {_pct(values, 95):6.3f} s  max {max(values, default=float('nan')):6.3f} s  (target p95 <= 1 s)"
+            f"p95 {_pct(values, 95):6.3f} s  max {max(values, default=float('nan')):6.3f} s  "
+            "(target p95 <= 1 s)"
         )
     for offered, processed, backlog in sustained:
         verdict = (
             "kept up" if backlog < 0.5 * offered and processed >= 0.9 * offered else "fell behind"
         )
         click.echo(
-            f"  offered {offered:6.0f}/s  processed {processed:7.0f}/s  backlog at end {backlog:7.0f}  {verdict}"
+            f"  offered {offered:6.0f}/s  processed {processed:7.0f}/s  "
+            f"backlog at end {backlog:7.0f}  {verdict}"
         )
     kept = [o for o, p, b in sustained if b < 0.5 * o and p >= 0.9 * o]
     click.echo(

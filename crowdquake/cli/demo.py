@@ -10,6 +10,9 @@ from pathlib import Path
 import click
 
 from crowdquake.cli.common import load_settings, python_module, spawn, stop, wait_ready
+from crowdquake.cli.http_replay import HttpReplayReport
+from crowdquake.services.replay import ReplayData
+from crowdquake.sim.catalog import Quake
 
 
 def _free_port() -> int:
@@ -67,7 +70,8 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
         wait_ready(base)
         click.echo(f"API listening on {base}  (OpenAPI: {base}/api/v1/openapi.json)")
         scenario, data = earthquake_scenario(quake, penetration, seed)
-        truth = scenario.quake  # type: ignore[attr-defined]
+        truth = scenario.quake
+        assert truth is not None  # an earthquake scenario always has one
         click.echo(
             f"scenario: {truth.source.removeprefix('notable:')} M{truth.magnitude:.1f}, "
             f"{len(data.heartbeats)} steady phones, {len(data.triggers)} triggers "
@@ -87,22 +91,22 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
         stop(worker)
 
 
-def _show(report: object, data: object, truth: object) -> None:
+def _show(report: HttpReplayReport, data: ReplayData, truth: Quake) -> None:
     from crowdquake.domain.geodesy import haversine_km
 
-    shift = report.shift  # type: ignore[attr-defined]
-    origin = datetime.fromtimestamp(truth.origin_time_s, UTC) + shift  # type: ignore[attr-defined]
-    events = report.events  # type: ignore[attr-defined]
-    click.echo(f"\nsent {report.sent} triggers; rejected: {dict(report.errors) or 'none'}")  # type: ignore[attr-defined]
+    shift = report.shift
+    origin = datetime.fromtimestamp(truth.origin_time_s, UTC) + shift
+    events = report.events
+    click.echo(f"\nsent {report.sent} triggers; rejected: {dict(report.errors) or 'none'}")
     if not events:
         raise click.ClickException("no event detected: see the worker log")
     best = min(
         events,
-        key=lambda e: haversine_km(e["latitude"], e["longitude"], truth.lat_deg, truth.lon_deg),  # type: ignore[attr-defined]
+        key=lambda e: haversine_km(e["latitude"], e["longitude"], truth.lat_deg, truth.lon_deg),
     )
     error_km = float(
         haversine_km(best["latitude"], best["longitude"], truth.lat_deg, truth.lon_deg)
-    )  # type: ignore[attr-defined]
+    )
     detected = datetime.fromisoformat(best["detected_at"])
     first = best["revisions"][0]
     click.echo(f"{'':22s}{'detected':>24s}{'catalogue truth':>24s}")
@@ -112,14 +116,13 @@ def _show(report: object, data: object, truth: object) -> None:
     click.echo(
         f"{'latitude, longitude':22s}{best['latitude']:>11.3f}, {best['longitude']:<11.3f}"
         f"{truth.lat_deg:>11.3f}, {truth.lon_deg:<11.3f}"
-    )  # type: ignore[attr-defined]
+    )
     mag = best["magnitude"]
-    click.echo(
-        f"{'magnitude':22s}{mag if mag is not None else float('nan'):>24.2f}{truth.magnitude:>24.1f}"
-    )  # type: ignore[attr-defined]
+    shown = mag if mag is not None else float("nan")
+    click.echo(f"{'magnitude':22s}{shown:>24.2f}{truth.magnitude:>24.1f}")
     click.echo(
         f"location error {error_km:.1f} km; magnitude error "
-        f"{(mag - truth.magnitude) if mag is not None else float('nan'):+.2f}; "  # type: ignore[attr-defined]
+        f"{(mag - truth.magnitude) if mag is not None else float('nan'):+.2f}; "
         f"first published {(detected - origin).total_seconds():.1f} s after origin "
         f"(first M {first['magnitude'] or float('nan'):.2f}, {first['n_triggers']} triggers); "
         f"{len(best['revisions'])} revisions, final {best['n_triggers']} triggers"

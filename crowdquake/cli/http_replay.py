@@ -3,6 +3,7 @@ time: a real client of the public API (devices, heartbeats, triggers, events).""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
@@ -147,7 +148,7 @@ def replay_over_http(
         with click.progressbar(
             length=len(triggers),
             label="replaying triggers in real time",
-            file=None if show_progress else _Null(),
+            file=None if show_progress else io.StringIO(),
         ) as bar:
             for index, item in enumerate(triggers):
                 due = (item.arrival + shift - datetime.now(UTC)).total_seconds()
@@ -166,14 +167,8 @@ def replay_over_http(
     return report
 
 
-class _Null:
-    def write(self, _text: str) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
-
-
 def _progress(items: Any, total: int, label: str, show: bool) -> Any:
-    with click.progressbar(items, length=total, label=label, file=None if show else _Null()) as bar:
+    with click.progressbar(
+        items, length=total, label=label, file=None if show else io.StringIO()
+    ) as bar:
         yield from bar

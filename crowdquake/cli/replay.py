@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 import click
 
 from crowdquake.cli.replay_io import read_replay
+from crowdquake.services.replay import ReplayData
 
 
 @click.command()
@@ -77,7 +79,9 @@ def replay(
         )
 
 
-def _in_process(data: object, database_url: str | None, tick_s: float) -> list[dict[str, object]]:
+def _in_process(
+    data: ReplayData, database_url: str | None, tick_s: float
+) -> list[dict[str, object]]:
     from crowdquake.services.detection import PipelineConfig
     from crowdquake.services.replay import replay as run_replay
     from crowdquake.storage import migrate
@@ -91,8 +95,8 @@ def _in_process(data: object, database_url: str | None, tick_s: float) -> list[d
     engine = make_engine(database_url)
     try:
         with click.progressbar(
-            length=len(data.triggers), label="replaying", file=click.get_text_stream("stderr")
-        ) as bar:  # type: ignore[attr-defined]
+            length=len(data.triggers), label="replaying", file=sys.stderr
+        ) as bar:
             done = [0]
 
             def progress(i: int, _total: int) -> None:
@@ -105,7 +109,7 @@ def _in_process(data: object, database_url: str | None, tick_s: float) -> list[d
                 PipelineConfig(),
                 tick_s=tick_s,
                 progress=progress,
-            )  # type: ignore[arg-type]
+            )
     finally:
         engine.dispose()
         if workdir is not None:

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from crowdquake.services.replay import ReplayData, ReplayHeartbeat, ReplayTrigger
+from crowdquake.sim.catalog import Quake, notable_earthquakes
+from crowdquake.sim.scenario import Region, Scenario, ScenarioSpec, build_scenario
 
 
 def _utc(t_s: float) -> datetime:
     return datetime.fromtimestamp(float(t_s), UTC)
 
 
-def notable_quake(name: str) -> object:
-    from crowdquake.sim.catalog import notable_earthquakes
-
+def notable_quake(name: str) -> Quake:
     quakes = {q.source.removeprefix("notable:"): q for q in notable_earthquakes()}
     matches = [q for key, q in quakes.items() if name.lower() in key.lower()]
     if not matches:
@@ -25,26 +25,24 @@ def notable_quake(name: str) -> object:
 
 def earthquake_scenario(
     name: str = "Napa", penetration: float = 0.002, seed: int = 1, radius_km: float = 150.0
-) -> tuple[object, ReplayData]:
+) -> tuple[Scenario, ReplayData]:
     """A real catalogue earthquake over the simulated phones around it: (scenario, data)."""
-    from crowdquake.sim.scenario import Region, ScenarioSpec, build_scenario
-
     quake = notable_quake(name)
     spec = ScenarioSpec(
         name=f"{name}-{penetration:g}",
         kind="earthquake",
-        region=Region(name, quake.lat_deg, quake.lon_deg, radius_km),  # type: ignore[attr-defined]
+        region=Region(name, quake.lat_deg, quake.lon_deg, radius_km),
         penetration=penetration,
-        start_s=quake.origin_time_s,  # type: ignore[attr-defined]
-        quake=quake,  # type: ignore[arg-type]
+        start_s=quake.origin_time_s,
+        quake=quake,
     )
     scenario = build_scenario(spec, np.random.default_rng(seed))
     return scenario, scenario_to_replay(scenario)
 
 
-def scenario_to_replay(scenario: object) -> ReplayData:
-    table = scenario.triggers  # type: ignore[attr-defined]
-    snapshot = scenario.snapshots[0]  # type: ignore[attr-defined]
+def scenario_to_replay(scenario: Scenario) -> ReplayData:
+    table = scenario.triggers
+    snapshot = scenario.snapshots[0]
     triggers = [
         ReplayTrigger(
             time=_utc(table.time_s[i]),

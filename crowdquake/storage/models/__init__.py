@@ -9,8 +9,8 @@ from crowdquake.storage.models.triggers import Trigger, Waveform
 __all__ = [
     "Alert",
     "AlertDelivery",
-    "BackgroundRate",
     "AuditLog",
+    "BackgroundRate",
     "Device",
     "DeviceState",
     "Event",
