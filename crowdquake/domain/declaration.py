@@ -113,10 +113,11 @@ class Declaration:
         proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
         x, y = proj.forward(lat, lon)
         half = p.grid_half_width_km + 0.5 * float(np.ptp(x) + np.ptp(y))
+        ng = min(len(cand), p.max_grid_triggers)  # the grid's cost grows as n²: earliest only
         g = grid_search(
-            x,
-            y,
-            tim,
+            x[:ng],
+            y[:ng],
+            tim[:ng],
             self.model,
             depth_km=p.default_depth_km,
             tolerance_s=p.declare_tolerance_s,
@@ -128,9 +129,9 @@ class Declaration:
             return "shape"
         ok = g.consistent
         sol = locate(
-            x[ok],
-            y[ok],
-            tim[ok],
+            x[:ng][ok],
+            y[:ng][ok],
+            tim[:ng][ok],
             self.model,
             depth_km=p.default_depth_km,
             start=(g.x_km, g.y_km, g.origin_time_s),

@@ -27,10 +27,10 @@ class TriggerRecord:
     available_s: float
     device_cell: str = ""  # cell of the phone's heartbeat (its denominator cell)
     assigned: bool = False
+    time_s: float = field(init=False)  # copy of trigger.time_s: read in every hot loop
 
-    @property
-    def time_s(self) -> float:
-        return self.trigger.time_s
+    def __post_init__(self) -> None:
+        self.time_s = self.trigger.time_s
 
 
 @dataclass(slots=True)

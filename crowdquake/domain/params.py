@@ -51,8 +51,9 @@ class DetectionParams:
     context_rate_quantile: float = 0.9  # Gamma-posterior quantile of the context noise rate
     min_aperture_km: float = 1.0  # spread of consistent triggers: rejects one shaking building
     max_candidate_triggers: int = 30  # earliest triggers of a candidate used by the check
+    max_grid_triggers: int = 20  # of which the grid-search start uses the earliest
     max_source_offset_km: float = 30.0  # farther from all its triggers: twice the evidence
-    noise_hold_s: float = 4.0  # a neighbourhood rejected as noise is not re-checked this long
+    noise_hold_s: float = 10.0  # a neighbourhood rejected as noise is not re-checked this long
 
     # --- association ---
     tolerance_s: float = 1.5  # |t - (t0 + T)| accepted, s (pick scatter ~0.5 s, MyShake)

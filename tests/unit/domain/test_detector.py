@@ -189,15 +189,15 @@ def _train(rng: np.random.Generator, sc: Any) -> list[Trigger]:
 
 def _storm(rng: np.random.Generator, sc: Any) -> list[Trigger]:
     """Wind storm: every phone within 40 km triggers at 20 per hour (100x background) for
-    three minutes, at random times."""
+    two minutes, at random times, starting abruptly."""
     out = []
     for i in np.nonzero(np.hypot(sc.x_km - 10, sc.y_km) < 40)[0]:
-        for j in range(rng.poisson(20 * 180 / 3600)):
+        for j in range(rng.poisson(20 * 120 / 3600)):
             out.append(
                 Trigger(
                     f"s{i}-{j}",
                     sc.devices.device_ids[i],
-                    T0 + 60 + rng.uniform(0, 180),
+                    T0 + 60 + rng.uniform(0, 120),
                     float(sc.devices.lat_deg[i]),
                     float(sc.devices.lon_deg[i]),
                     pga_ms2=0.12,
