@@ -28,16 +28,13 @@ class DetectionParams:
     # --- cells and denominators ---
     h3_resolution: int = 6  # statistic cells, avg edge 3.7 km (h3 docs); ~MyShake 10-km cells
     neighbourhood_k_rings: int = 2  # cell neighbourhood = grid_disk(cell, k): radius ~13 km
-    region_h3_resolution: int = (
-        2  # work partition / "region" of the false-rate target (~86,000 km²)
-    )
+    # work partition and "region" of the false-event target (res 2: ~86,000 km²)
+    region_h3_resolution: int = 2
     active_heartbeat_max_age_s: float = 1800.0  # a steady heartbeat younger than this = active
 
     # --- detection statistic ---
     window_s: float = 10.0  # counting window W, s
-    background_rate_per_device_hour: float = (
-        0.2  # prior false triggers /device/h (MyShake 0.13-0.23)
-    )
+    background_rate_per_device_hour: float = 0.2  # prior /device/h (MyShake: 0.13-0.23)
     background_prior_device_hours: float = 50.0  # strength of the Gamma prior, device-hours
     local_rate_lookback_s: float = 60.0  # window before W used to see a raised local noise rate
     target_false_events_per_region_year: float = 1.0  # before the wave-consistency check
