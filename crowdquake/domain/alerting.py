@@ -1,6 +1,6 @@
 """Alert decision: predicted intensity and warning time per H3 cell.
 
-For each cell centre at epicentral distance d: median PGA from BA08 at the estimated
+For each cell centre at epicentral distance d: median PGA from BSSA14 at the estimated
 Joyner-Boore distance (``groundmotion``), converted to MMI with Worden et al. (2012) eq. (3).
 Levels follow Android Earthquake Alerts (Allen et al. 2025, Science 389(6757)): MMI 3-4
 "be_aware", MMI >= 5 "take_action". The warning time is the predicted S arrival minus now:
@@ -32,11 +32,11 @@ from crowdquake.domain.types import (
 def predicted_mmi(
     magnitude: float, epicentral_km: np.ndarray, params: DetectionParams
 ) -> np.ndarray:
-    """Median MMI at epicentral distances (BA08 PGA -> WGRW12).
+    """Median MMI at epicentral distances (BSSA14 PGA -> WGRW12).
 
     >>> p = DetectionParams()
     >>> [round(float(x), 1) for x in predicted_mmi(6.0, np.array([5.0, 50.0]), p)]
-    [7.5, 4.3]
+    [7.9, 4.2]
     """
     rjb = joyner_boore_km(epicentral_km, magnitude, params.finite_fault_correction)
     return mmi_from_pga(pga_median_ms2(magnitude, rjb, params.vs30_m_s))

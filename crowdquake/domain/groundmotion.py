@@ -1,23 +1,29 @@
 """Ground-motion model: median PGA and its scatter, and PGA -> Modified Mercalli Intensity.
 
-PGA: Boore & Atkinson (2008), "Ground-motion prediction equations for the average horizontal
-component of PGA, PGV, and 5%-damped PSA at spectral periods between 0.01 s and 10.0 s",
-Earthquake Spectra 24(1) 99-138 (BA08), eq. (1):
+PGA (default): Boore, Stewart, Seyhan & Atkinson (2014), "NGA-West2 equations for predicting
+PGA, PGV, and 5% damped PSA for shallow crustal earthquakes", Earthquake Spectra 30(3)
+1057-1085 (BSSA14), eq. (1)-(8), PGA row of the coefficient table (unspecified mechanism,
+global/California anelastic term, no basin term):
 
-    ln Y = F_M(M) + F_D(R_JB, M) + F_S(V_S30, R_JB, M),   Y = PGA in g
-    F_M = e1 U + e5 (M - Mh) + e6 (M - Mh)²    (M <= Mh)      eq. (5a), unspecified mechanism
-        = e1 U + e7 (M - Mh)                   (M >  Mh)      eq. (5b)
-    F_D = [c1 + c2 (M - Mref)] ln(R / Rref) + c3 (R - Rref),  R = sqrt(R_JB² + h²)   eq. (3)
-    F_S = blin ln(V_S30 / Vref) + F_NL                        eq. (6)-(8), (13)
+    ln Y = F_E(M) + F_P(R_JB, M) + F_S(V_S30),   Y = PGA in g (RotD50)
+    F_E = e0 + e4 (M - Mh) + e5 (M - Mh)²   (M <= Mh);   e0 + e6 (M - Mh)   (M > Mh)
+    F_P = [c1 + c2 (M - Mref)] ln(R / Rref) + c3 (R - Rref),   R = sqrt(R_JB² + h²)
+    F_S = c ln(min(V_S30, Vc) / Vref) + f2 ln((PGA_r + f3) / f3),
+          f2 = f4 [exp(f5 (min(V_S30, 760) - 360)) - exp(f5 (760 - 360))]
 
-PGA coefficients (BA08 tables 3, 6, 7, 8; Mref = 4.5, Rref = 1 km, Vref = 760 m/s):
-e1 = -0.53804, e5 = 0.28805, e6 = -0.10164, e7 = 0, Mh = 6.75, c1 = -0.66050,
-c2 = 0.11970, c3 = -0.01151, h = 1.35 km, sigma_T = 0.564 (ln units);
-blin = -0.36, b1 = -0.64, b2 = -0.14.
-BA08 was fitted for M 5-8 and R_JB < 200 km; below M 5 it is an extrapolation (its authors
-note it is usable to about M 4 with caution). Above Mh the near-source median saturates with
-magnitude but the distance term keeps growing with M (c2 > 0), so a growing triggered area
-keeps pushing the magnitude estimate up.
+    e0 = 0.4473, e4 = 1.431, e5 = 0.05053, e6 = -0.1662, Mh = 5.5, c1 = -1.134,
+    c2 = 0.1917, c3 = -0.008088, h = 4.5 km, Mref = 4.5, Rref = 1 km, Vref = 760 m/s,
+    c = -0.6, Vc = 1500 m/s, f3 = 0.1 g, f4 = -0.15, f5 = -0.00701;
+    tau = 0.398 (M <= 4.5) .. 0.348 (M >= 5.5), phi = 0.695 .. 0.495 (ln units).
+
+BSSA14 was fitted for M 3-8.5 and R_JB < 400 km, so the small events the network must
+detect (M 3.5-4.5) are inside its range. Its distance term grows with M (c2 > 0), so a
+growing triggered area keeps pushing the magnitude estimate up (no saturation).
+
+The older Boore & Atkinson (2008), Earthquake Spectra 24(1) 99-138 (BA08, fitted for M 5-8)
+is kept as `ln_pga_ba08_ms2` for comparison: e1 = -0.53804, e5 = 0.28805, e6 = -0.10164,
+e7 = 0, Mh = 6.75, c1 = -0.66050, c2 = 0.11970, c3 = -0.01151, h = 1.35 km, sigma_T = 0.564;
+blin = -0.36, b1 = -0.64, b2 = -0.14 (tables 3, 6-8).
 
 Finite fault: with no fault model, R_JB is approximated from the epicentral distance minus a
 quarter of the subsurface rupture length of Wells & Coppersmith (1994) BSSA 84(4), table 2A,
@@ -45,6 +51,11 @@ _C1, _C2, _C3, _H_KM = -0.66050, 0.11970, -0.01151, 1.35
 _MREF, _RREF_KM, _VREF = 4.5, 1.0, 760.0
 _BLIN, _B1, _B2 = -0.36, -0.64, -0.14
 BA08_SIGMA_LN = 0.564
+
+# BSSA14 PGA coefficients (see module docstring)
+_S_E0, _S_E4, _S_E5, _S_E6, _S_MH = 0.4473, 1.431, 0.05053, -0.1662, 5.5
+_S_C1, _S_C2, _S_C3, _S_H_KM = -1.134, 0.1917, -0.008088, 4.5
+_S_C, _S_VC, _S_F3, _S_F4, _S_F5 = -0.6, 1500.0, 0.1, -0.15, -0.00701
 
 # WGRW12 PGA coefficients
 _W_C1, _W_C2, _W_C3, _W_C4, _W_T1 = 1.78, 1.55, -1.60, 3.70, 1.57
@@ -107,12 +118,12 @@ def _site_term(vs30_m_s: float, pga4nl_g: FloatArray) -> FloatArray:
     return np.asarray(_BLIN * np.log(vs30_m_s / _VREF) + f_nl)
 
 
-def ln_pga_median_ms2(
+def ln_pga_ba08_ms2(
     magnitude: npt.ArrayLike, rjb_km: npt.ArrayLike, vs30_m_s: float = 760.0
 ) -> FloatArray:
-    """ln of the BA08 median PGA (geometric-mean horizontal) in m/s², broadcast over inputs.
+    """ln of the BA08 median PGA (geometric-mean horizontal) in m/s² (comparison model).
 
-    >>> round(float(np.exp(ln_pga_median_ms2(6.0, 10.0))) / G_MS2, 3)   # ~0.13 g
+    >>> round(float(np.exp(ln_pga_ba08_ms2(6.0, 10.0))) / G_MS2, 3)   # ~0.13 g
     0.132
     """
     m = np.asarray(magnitude, dtype=float)
@@ -122,10 +133,43 @@ def ln_pga_median_ms2(
     return np.asarray(ln_g + np.log(G_MS2))
 
 
+def _ln_pga_bssa14_rock_g(magnitude: FloatArray, rjb_km: FloatArray) -> FloatArray:
+    dm = magnitude - _S_MH
+    f_e = np.where(dm <= 0.0, _S_E0 + _S_E4 * dm + _S_E5 * dm**2, _S_E0 + _S_E6 * dm)
+    r = np.sqrt(rjb_km**2 + _S_H_KM**2)
+    f_p = (_S_C1 + _S_C2 * (magnitude - _MREF)) * np.log(r / _RREF_KM) + _S_C3 * (r - _RREF_KM)
+    return np.asarray(f_e + f_p)
+
+
+def ln_pga_median_ms2(
+    magnitude: npt.ArrayLike, rjb_km: npt.ArrayLike, vs30_m_s: float = 760.0
+) -> FloatArray:
+    """ln of the BSSA14 median PGA (RotD50) in m/s², broadcast over inputs.
+
+    >>> round(float(np.exp(ln_pga_median_ms2(6.0, 10.0))) / G_MS2, 3)
+    0.175
+    """
+    m = np.asarray(magnitude, dtype=float)
+    r = np.asarray(rjb_km, dtype=float)
+    ln_rock = _ln_pga_bssa14_rock_g(m, r)
+    if vs30_m_s == _VREF:
+        return np.asarray(ln_rock + np.log(G_MS2))  # both site terms vanish at Vref
+    f_lin = _S_C * np.log(min(vs30_m_s, _S_VC) / _VREF)
+    f2 = _S_F4 * (np.exp(_S_F5 * (min(vs30_m_s, 760.0) - 360.0)) - np.exp(_S_F5 * 400.0))
+    f_nl = f2 * np.log((np.exp(ln_rock) + _S_F3) / _S_F3)
+    return np.asarray(ln_rock + f_lin + f_nl + np.log(G_MS2))
+
+
+def bssa14_sigma_ln(magnitude: float) -> tuple[float, float]:
+    """(tau, phi) of BSSA14 PGA in ln units, linear in M between 4.5 and 5.5 (eq. 14, 17)."""
+    w = min(max(magnitude - 4.5, 0.0), 1.0)
+    return 0.398 + (0.348 - 0.398) * w, 0.695 + (0.495 - 0.695) * w
+
+
 def pga_median_ms2(
     magnitude: npt.ArrayLike, rjb_km: npt.ArrayLike, vs30_m_s: float = 760.0
 ) -> FloatArray:
-    """BA08 median PGA in m/s²."""
+    """BSSA14 median PGA in m/s²."""
     return np.asarray(np.exp(ln_pga_median_ms2(magnitude, rjb_km, vs30_m_s)))
 
 
@@ -136,7 +180,7 @@ def prob_exceed(
     sigma_ln: float,
     vs30_m_s: float = 760.0,
 ) -> FloatArray:
-    """P(PGA > threshold) for log-normal scatter ``sigma_ln`` about the BA08 median."""
+    """P(PGA > threshold) for log-normal scatter ``sigma_ln`` about the BSSA14 median."""
     z = (ln_pga_median_ms2(magnitude, rjb_km, vs30_m_s) - np.log(threshold_ms2)) / sigma_ln
     return np.asarray(ndtr(z))
 

@@ -1,6 +1,6 @@
 """Bayesian magnitude from phone PGA, triggered area and silent phones (grid posterior).
 
-For each magnitude M on a grid, with mu(M, d) = ln of the BA08 median PGA (``groundmotion``)
+For each magnitude M on a grid, with mu(M, d) = ln of the BSSA14 median PGA (``groundmotion``)
 at the Joyner-Boore distance estimated from the epicentral distance d, sigma the phone
 log-normal scatter, threshold A_th (~0.01 g), efficiency e (share of would-be triggers that
 arrive) and p_f the chance of a false trigger falling in the association window:
@@ -12,7 +12,7 @@ arrive) and p_f the chance of a false trigger falling in the association window:
   with P(PGA > A_th) = Phi((mu - ln A_th) / sigma).
 * prior: Gutenberg-Richter, p(M) ∝ 10^(-b M) (Gutenberg & Richter 1944, BSSA 34(4)).
 
-The triggered area keeps growing with M in this likelihood because BA08's distance term grows
+The triggered area keeps growing with M in this likelihood because BSSA14's distance term grows
 with M (c2 (M - 4.5) ln R), so the estimate does not saturate as long as the window grows.
 Triggers and silent cells are binned in log-distance (0.02 decade) and ln-PGA (0.1) so the
 cost is bounded by the number of occupied bins, not the number of phones; the unbinned twin

@@ -14,7 +14,7 @@ class DetectionParams:
     """Parameters of detection, association, location, magnitude and alerting.
 
     Sources: MyShake = Kong et al. (2016) Sci. Adv. 2(2) e1501055 and Kong et al. (2020)
-    SRL 91(4) 2206-2215; BA08 = Boore & Atkinson (2008) Earthq. Spectra 24(1) 99-138;
+    SRL 91(4) 2206-2215; BSSA14 = Boore et al. (2014) Earthq. Spectra 30(3) 1057-1085;
     WGRW12 = Worden et al. (2012) BSSA 102(1) 204-221; WC94 = Wells & Coppersmith (1994)
     BSSA 84(4) 974-1002.
     """
@@ -73,8 +73,8 @@ class DetectionParams:
     # --- magnitude ---
     trigger_threshold_ms2: float = 0.0981  # phone trigger threshold, 0.01 g (MyShake)
     phone_efficiency: float = 0.8  # fraction of would-be triggers that arrive (MyShake: 20% lost)
-    phone_sigma_ln: float = 0.7  # ln-PGA scatter phone vs GMPE (BA08 total 0.564 + coupling)
-    vs30_m_s: float = 760.0  # site condition for the GMPE (BA08 reference rock)
+    phone_sigma_ln: float = 0.7  # ln-PGA scatter phone vs GMPE (BSSA14 phi ~0.5-0.7 + coupling)
+    vs30_m_s: float = 760.0  # site condition for the GMPE (BSSA14 reference rock)
     magnitude_min: float = 2.0
     magnitude_max: float = 9.2
     magnitude_step: float = 0.02

@@ -2,7 +2,7 @@
 
 Physics (units in names, sources):
 * phones: uniform in a disk, positions in degrees via the azimuthal equidistant inverse;
-* ground motion: BA08 median PGA (crowdquake.domain.groundmotion) times a log-normal factor
+* ground motion: BSSA14 median PGA (crowdquake.domain.groundmotion) times a log-normal factor
   exp(N(0, sigma_ln)); a phone triggers when PGA > 0.01 g (MyShake threshold) and a uniform
   draw < 0.8 (MyShake: 20% of would-be triggers are lost);
 * phase: the P wave carries roughly a third of the S-wave peak at short distance (a common
