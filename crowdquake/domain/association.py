@@ -130,7 +130,9 @@ class Associator(Declaration):
             rs = dt - float(self.model.travel_time_s(d, ev.depth_km, "S"))
         phase: Phase = "P" if abs(rp) <= abs(rs) else "S"
         res = rp if phase == "P" else rs
-        if abs(res) > self._tolerance(ev):
+        # the velocity model is wrong by some percent: allow that share of the travel time
+        travel_s = dt - res
+        if abs(res) > self._tolerance(ev) + self.p.tolerance_travel_fraction * max(travel_s, 0.0):
             return None
         return phase, res
 
@@ -324,6 +326,10 @@ class Associator(Declaration):
         ts = ev.origin_time_s + self.model.travel_time_s(d, ev.depth_km, "S")
         is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, d.size)
         code = np.where(d > radius, np.where(is_p & (ts > now_s), 2, 1), 0).astype(np.int64)
+        # a P trigger whose S wave came after the phone's report window reported a P peak:
+        # only a lower bound of the PGA
+        _, _, tim, _ = ev.member_arrays()
+        code += 3 * (is_p & (ts > tim + p.pga_report_window_s)).astype(np.int64)
         est = estimate_magnitude(
             d, pga, sdist, n_sil, params=p, false_trigger_prob=p_false, truncated=code
         )

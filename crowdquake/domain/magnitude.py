@@ -56,9 +56,13 @@ def _loglik_terms(
     likelihood is conditional on having triggered (divided by P(trigger)), otherwise the
     selection "only loud phones report" would bias early estimates upward. Code 1 conditions
     on PGA > threshold, code 2 (a P-wave trigger before the S wave reached the phone) on a
-    P-wave peak above threshold, i.e. PGA > threshold / p_to_s_amplitude_ratio.
+    P-wave peak above threshold, i.e. PGA > threshold / p_to_s_amplitude_ratio. Adding 3 to
+    the code marks a reported PGA that is only a lower bound (the phone reported before its S
+    wave arrived): its likelihood is P(PGA >= a) instead of the density at a.
     """
-    code = np.zeros(dist_km.shape, dtype=np.int64) if truncated is None else truncated
+    full = np.zeros(dist_km.shape, dtype=np.int64) if truncated is None else truncated
+    code = full % 3
+    lower = full >= 3
     trunc = code > 0
     sigma = params.phone_sigma_ln
     ln_th = np.log(params.trigger_threshold_ms2)
@@ -79,6 +83,11 @@ def _loglik_terms(
     dens_eq = eff * np.exp(-0.5 * z**2) / (sigma * np.sqrt(2.0 * np.pi))
     dens_noise = pf * np.exp(-np.maximum(a - ln_th, 0.0) / _NOISE_SCALE_LN) / _NOISE_SCALE_LN
     ll_pga = np.log(dens_eq + dens_noise[None, :] + 1e-300)
+    low_a = lower[has_pga]
+    if low_a.any():
+        surv_eq = eff * ndtr((mu_a[:, low_a] - a[None, low_a]) / sigma)
+        surv_noise = pf * np.exp(-np.maximum(a[low_a] - ln_th, 0.0) / _NOISE_SCALE_LN)
+        ll_pga[:, low_a] = np.log(surv_eq + surv_noise[None, :] + 1e-300)
     t_a = trunc[has_pga]
     if t_a.any():
         p_exc_a = ndtr((mu_a[:, t_a] - ln_th_item[has_pga][t_a][None, :]) / sigma)

@@ -55,6 +55,7 @@ class DetectionParams:
     # --- association ---
     tolerance_s: float = 1.5  # |t - (t0 + T)| accepted, s (pick scatter ~0.5 s, MyShake)
     tolerance_per_km_s: float = 0.05  # extra tolerance per km of location uncertainty, s/km
+    tolerance_travel_fraction: float = 0.08  # + this share of the travel time (model error)
     max_association_distance_km: float = 600.0  # hard cap on source-phone distance
     event_expiry_s: float = 300.0  # an event without new triggers for this long is retired
     merge_distance_km: float = 25.0  # two events closer than this in space ...
@@ -82,6 +83,7 @@ class DetectionParams:
     finite_fault_correction: bool = True  # Rjb from epicentral distance minus L/4 (WC94 length)
     p_to_s_amplitude_ratio: float = 0.33  # assumed P/S peak ratio at local distances: a phone
     # that triggered on P before its S wave arrived had a P peak above threshold (magnitude)
+    pga_report_window_s: float = 5.0  # phones report the peak of this long after triggering
     silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
 
     # --- alerting (Android style levels, WGRW12 intensity) ---
