@@ -66,29 +66,38 @@ class Poller:
 
 
 def _latencies(engine: Any, poller: Poller) -> dict[str, list[float]]:
-    from sqlalchemy import select
+    """Visible-in-database time minus the revision's data cut-off (``data_until``: the commit
+    of the newest trigger the run had seen). For alerts, the cut-off of their revision."""
+    from sqlalchemy import and_, select
 
-    from crowdquake.storage.models import Alert, EventRevision, Trigger
+    from crowdquake.storage.models import Alert, EventRevision
 
     with engine.connect() as conn:
-        received = np.array(
-            sorted(r[0].timestamp() for r in conn.execute(select(Trigger.received_at)))
-        )
-        revisions = conn.execute(select(EventRevision.id, EventRevision.version)).all()
-        alerts = conn.execute(select(Alert.id)).all()
+        revisions = conn.execute(
+            select(EventRevision.id, EventRevision.version, EventRevision.data_until)
+        ).all()
+        alerts = conn.execute(
+            select(Alert.id, EventRevision.data_until).join(
+                EventRevision,
+                and_(
+                    EventRevision.event_id == Alert.event_id,
+                    EventRevision.version == Alert.revision,
+                ),
+            )
+        ).all()
 
-    def lag(seen: datetime) -> float:
-        k = int(np.searchsorted(received, seen.timestamp(), side="right"))
-        return seen.timestamp() - received[k - 1] if k else float("nan")
+    def lag(seen: datetime | None, cut: datetime | None) -> float | None:
+        return None if seen is None or cut is None else (seen - cut).total_seconds()
+
+    def collect(pairs: list[tuple[datetime | None, datetime | None]]) -> list[float]:
+        return [v for v in (lag(a, b) for a, b in pairs) if v is not None]
 
     return {
-        "first_revision": [
-            lag(poller.revisions[r.id])
-            for r in revisions
-            if r.version == 1 and r.id in poller.revisions
-        ],
-        "revision": [lag(poller.revisions[r.id]) for r in revisions if r.id in poller.revisions],
-        "alert": [lag(poller.alerts[a.id]) for a in alerts if a.id in poller.alerts],
+        "first_revision": collect(
+            [(poller.revisions.get(r.id), r.data_until) for r in revisions if r.version == 1]
+        ),
+        "revision": collect([(poller.revisions.get(r.id), r.data_until) for r in revisions]),
+        "alert": collect([(poller.alerts.get(a.id), a.data_until) for a in alerts]),
     }
 
 

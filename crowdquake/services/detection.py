@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import h3
 import numpy as np
@@ -145,10 +146,24 @@ def load_active_devices(
 
 def _load_triggers(
     session: Session, regions: Sequence[str], since_received: datetime, since_time: datetime
-) -> list[Trigger]:
+) -> list[Any]:
+    """Plain rows (not ORM objects: a run reads thousands and never changes them in Python)."""
     return list(
-        session.scalars(
-            select(Trigger)
+        session.execute(
+            select(
+                Trigger.id,
+                Trigger.device_id,
+                Trigger.trigger_time,
+                Trigger.received_at,
+                Trigger.lat_deg,
+                Trigger.lon_deg,
+                Trigger.pga_ms2,
+                Trigger.score,
+                Trigger.server_score,
+                Trigger.phase_hint,
+                Trigger.accuracy_m,
+                Trigger.region_key,
+            )
             .where(
                 Trigger.region_key.in_(regions),
                 Trigger.received_at >= since_received,
@@ -159,7 +174,7 @@ def _load_triggers(
     )
 
 
-def _observation(row: Trigger) -> TriggerObs:
+def _observation(row: Any) -> TriggerObs:
     return TriggerObs(
         trigger_id=str(row.id),
         device_id=str(row.device_id),
@@ -169,7 +184,7 @@ def _observation(row: Trigger) -> TriggerObs:
         pga_ms2=row.pga_ms2,
         score=row.server_score if row.server_score is not None else row.score,
         received_s=row.received_at.timestamp(),
-        phase_hint=row.phase_hint,  # type: ignore[arg-type]
+        phase_hint=row.phase_hint,
         accuracy_m=row.accuracy_m,
     )
 
@@ -246,6 +261,7 @@ def run_region(
             now=now,
             params=params,
             alerts_enabled=alerts_enabled,
+            data_until=cached.watermark,
         )
         report.events_created += int(result.created)
         report.revisions += int(result.revision is not None)
@@ -296,20 +312,20 @@ def _forget_old(cached: CachedDetector, now: datetime, lookback_s: float) -> Non
         cached.seen = {k: v for k, v in cached.seen.items() if v >= horizon}
 
 
-def _mark_unassociated(session: Session, region_key: str, fresh: Sequence[Trigger]) -> int:
+def _mark_unassociated(session: Session, region_key: str, fresh: Sequence[Any]) -> int:
     """This region's new triggers that no event took; returns how many."""
     ids = [r.id for r in fresh if r.region_key == region_key]
-    if not ids:
-        return 0
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
-        session.execute(
+    marked = 0
+    for chunk_start in range(0, len(ids), 1000):
+        chunk = ids[chunk_start : chunk_start + 1000]
+        result = session.execute(
             update(Trigger)
             .where(Trigger.id.in_(chunk), Trigger.status == "new")
             .values(status="unassociated")
+            .execution_options(synchronize_session=False)
         )
-    session.flush()
-    return sum(1 for r in fresh if r.region_key == region_key and r.status == "unassociated")
+        marked += result.rowcount  # type: ignore[attr-defined]
+    return marked
 
 
 def _count_background(

@@ -103,6 +103,7 @@ def persist_estimate(
     now: datetime,
     params: DetectionParams,
     alerts_enabled: bool,
+    data_until: datetime | None = None,
 ) -> PersistResult:
     """Create or update the event an estimate describes; write alerts for a new revision."""
     result = PersistResult()
@@ -140,6 +141,7 @@ def persist_estimate(
     if not _changed(previous, estimate):
         return result
     revision = _write_revision(session, event, previous, estimate, now)
+    revision.data_until = data_until
     event.preferred_revision_id = revision.id
     event.updated_at = now
     result.revision = revision.version
@@ -200,6 +202,7 @@ def _link_triggers(session: Session, event_id: uuid.UUID, estimate: EventEstimat
             update(Trigger)
             .where(Trigger.id.in_(removed), Trigger.event_id == event_id)
             .values(event_id=None, status="unassociated")
+            .execution_options(synchronize_session=False)
         )
     added = [
         {"event_id": event_id, "trigger_id": tid, "phase": a.phase, "residual_s": a.residual_s}
@@ -217,6 +220,7 @@ def _link_triggers(session: Session, event_id: uuid.UUID, estimate: EventEstimat
             update(Trigger)
             .where(Trigger.id.in_([row["trigger_id"] for row in added]))
             .values(event_id=event_id, status="associated")
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -66,6 +66,9 @@ class EventRevision(Base):
     detection_log10_p: Mapped[float | None] = mapped_column(Float)
     method: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Server arrival time of the newest trigger the run had seen: the revision's data cut-off,
+    # and the start of its end-to-end latency.
+    data_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("event_id", "version", name="uq_event_revisions_version"),)
 
