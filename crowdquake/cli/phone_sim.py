@@ -100,11 +100,8 @@ def waveform_payload(
 
 def _generators() -> Any:
     """``edge_model.data`` lives at the source-tree root, next to the editable package."""
-    try:
-        from edge_model.data import dataset
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from edge_model.data import dataset
+    from edge_model.data import dataset
+
     return dataset
 
 
