@@ -8,6 +8,7 @@ Physics (units in names, sources):
 * phase: the P wave carries roughly a third of the S-wave peak at short distance (a common
   rule of thumb for crustal records, e.g. Kanamori 2005, Annu. Rev. Earth Planet. Sci. 33),
   so a phone triggers on P when PGA / 3 > threshold, else on S;
+* reported PGA: the peak of the first 5 s after the trigger (the P peak when S comes later);
 * times: homogeneous travel times (vp 6.1, vs 3.55 km/s, MyShake) + N(0, 0.5 s) pick scatter;
 * noise: each phone emits false triggers as a Poisson process (rate per device-hour).
 """
@@ -82,6 +83,10 @@ def quake_triggers(
         on_p, model.travel_time_s(d, q.depth_km, "P"), model.travel_time_s(d, q.depth_km, "S")
     )
     t = t + rng.normal(0.0, pick_sigma_s, d.size)
+    # phones report the peak of the first 5 s after triggering: the P peak (a third of the S
+    # peak) when the S wave comes later than that
+    s_late = q.origin_time_s + model.travel_time_s(d, q.depth_km, "S") > t + 5.0
+    pga = np.where(on_p & s_late, pga / 3.0, pga)
     out = []
     for i in np.nonzero(trig)[0]:
         out.append(
