@@ -329,7 +329,9 @@ class Associator(Declaration):
         # a P trigger whose S wave came after the phone's report window reported a P peak:
         # only a lower bound of the PGA
         _, _, tim, _ = ev.member_arrays()
-        code += 3 * (is_p & (ts > tim + p.pga_report_window_s)).astype(np.int64)
+        # (with a margin: the S-P time of the real crust is not known to a second)
+        late_s = tim + p.pga_report_window_s - p.pga_report_margin_s
+        code += 3 * (is_p & (ts > late_s)).astype(np.int64)
         est = estimate_magnitude(
             d, pga, sdist, n_sil, params=p, false_trigger_prob=p_false, truncated=code
         )

@@ -84,6 +84,7 @@ class DetectionParams:
     p_to_s_amplitude_ratio: float = 0.33  # assumed P/S peak ratio at local distances: a phone
     # that triggered on P before its S wave arrived had a P peak above threshold (magnitude)
     pga_report_window_s: float = 5.0  # phones report the peak of this long after triggering
+    pga_report_margin_s: float = 2.0  # S-P uncertainty: P reports this close to it are bounds
     silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
 
     # --- alerting (Android style levels, WGRW12 intensity) ---
