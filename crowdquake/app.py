@@ -42,6 +42,11 @@ def create_app(
         rate_limiter=make_rate_limiter(settings.rate_limit_storage_url),
         metrics=metrics,
         auth_cache=DeviceAuthCache(settings.auth_cache_ttl_s),
+        autocommit_session_factory=(
+            make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+            if session_factory is None and engine.dialect.name == "postgresql"
+            else None
+        ),
     )
     install_session_teardown(app)
     metrics.install(app)

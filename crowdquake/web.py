@@ -34,6 +34,7 @@ class Container:
     rate_limiter: Any
     metrics: Any
     auth_cache: Any
+    autocommit_session_factory: sessionmaker[Session] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,6 +46,15 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = container().session_factory()
     return g.db_session  # type: ignore[no-any-return]
+
+
+def use_single_statement_session() -> None:
+    """For a view whose only write is one statement: run it in autocommit mode, so the INSERT
+    is its own durable transaction (one round trip instead of BEGIN + INSERT + COMMIT). Only
+    where the backend supports it (PostgreSQL) and before any other session use."""
+    factory = container().autocommit_session_factory
+    if factory is not None and "db_session" not in g:
+        g.db_session = factory()
 
 
 def after_commit(hook: Callable[[], None]) -> None:

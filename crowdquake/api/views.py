@@ -10,7 +10,13 @@ from flask import Blueprint, Response, json, request
 from crowdquake.api import schemas
 from crowdquake.api.request import authenticated_device, enforce_rate_limit, parse_body
 from crowdquake.services import devices, heartbeats, triggers
-from crowdquake.web import after_commit, container, get_session, transactional
+from crowdquake.web import (
+    after_commit,
+    container,
+    get_session,
+    transactional,
+    use_single_statement_session,
+)
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -128,6 +134,9 @@ def post_heartbeat() -> Response:
 @bp.post("/triggers")
 @transactional
 def post_trigger() -> Response:
+    # One INSERT ... ON CONFLICT DO NOTHING is the whole write: a replay or a conflict (409)
+    # inserts nothing, so the statement may commit on its own.
+    use_single_statement_session()
     device = authenticated_device()
     body = parse_body(schemas.TriggerIn, _trigger_context())
     (result,) = _ingest([body], device.device_id)
