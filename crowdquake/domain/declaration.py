@@ -24,7 +24,12 @@ from scipy.stats import binom
 from scipy.stats import gamma as gamma_dist
 
 from crowdquake.domain import detection as stat
-from crowdquake.domain.consistency import distinct_sites, no_moveout, span_fraction
+from crowdquake.domain.consistency import (
+    distinct_sites,
+    no_moveout,
+    site_leaders,
+    span_fraction,
+)
 from crowdquake.domain.devices import DeviceIndex
 from crowdquake.domain.events import EventState, TriggerRecord, event_key_for
 from crowdquake.domain.geodesy import LocalProjection, haversine_km
@@ -163,6 +168,10 @@ class Declaration:
         aperture = 2.0 * float(np.max(np.hypot(xf - xf.mean(), yf - yf.mean())))
         if aperture < p.min_aperture_km or distinct_sites(lat[fit], lon[fit]) < p.min_triggers:
             return "shape"  # one building / one spot
+        # many phones in one building are one observation: the evidence is counted in sites
+        leaders = site_leaders(xf, yf, p.site_radius_km)
+        if leaders.size < need_n:
+            return "shape"
         t_pred = tim[fit] - sol.origin_time_s - res[fit]
         if no_moveout(tim[fit], t_pred):
             return "shape"  # simultaneous burst or slow mover: no seismic moveout
@@ -170,7 +179,7 @@ class Declaration:
             return "shape"  # a source that acts after its first "arrival" is not physical
         lat0, lon0 = proj.inverse(sol.x_km, sol.y_km)
         log10_p_fit = self._fit_significance(
-            float(lat0), float(lon0), sol.origin_time_s, sol.depth_km, d_fit, now_s
+            float(lat0), float(lon0), sol.origin_time_s, sol.depth_km, d_fit[leaders], now_s
         )
         if log10_p_fit > p.declare_log10_alpha:
             return "noise"  # the fitted triggers are explained by the noise rate around them

@@ -46,6 +46,7 @@ class DetectionParams:
     context_lookback_s: float = 5.0  # how far before t0 they are counted (short: onsets count)
     context_prior_device_hours: float = 2.0  # weak prior: a few device-hours of evidence win
     context_rate_quantile: float = 0.9  # Gamma-posterior quantile of the context noise rate
+    site_radius_km: float = 0.3  # triggers closer than this are one site (one building)
     min_aperture_km: float = 1.0  # spread of consistent triggers: rejects one shaking building
     max_candidate_triggers: int = 30  # earliest triggers of a candidate used by the check
     max_grid_triggers: int = 20  # of which the grid-search start uses the earliest
