@@ -244,6 +244,8 @@ class Associator(Declaration):
 
     def relocate(self, ev: EventState, now_s: float) -> None:
         p = self.p
+        if len(ev.members) < 3:
+            return  # (x, y, t0) needs three times; keep the last solution
         self.stats["relocations"] += 1
         sub = self._subsample(ev)
         proj = LocalProjection(ev.lat_deg, ev.lon_deg)
@@ -293,7 +295,11 @@ class Associator(Declaration):
         use_p = np.abs(rp) <= np.abs(rs)
         res = np.where(use_p, rp, rs)
         release = np.abs(res) > 3.0 * self._tolerance(ev)
-        if len(ev.members) < 2 * self.p.min_triggers:
+        kept_n = int((~release).sum())
+        if len(ev.members) < 2 * self.p.min_triggers or kept_n < max(
+            self.p.min_triggers, len(ev.members) // 2
+        ):
+            # too few would stay: the relocation is suspect, not half of the triggers
             release[:] = False
         if not release.any():
             ev.refresh_associations(res, use_p)
@@ -382,6 +388,8 @@ class Associator(Declaration):
 
     def expire(self, now_s: float) -> None:
         for key in [
-            k for k, e in self.events.items() if now_s - e.last_member_s > self.p.event_expiry_s
+            k
+            for k, e in self.events.items()
+            if now_s - e.last_member_s > self.p.event_expiry_s or not e.members
         ]:
             self.retired.append(self.events.pop(key))

@@ -275,3 +275,23 @@ def test_unusable_triggers_are_skipped_not_fatal(town: Any) -> None:
     ]
     assert det.update(bad, T0 + 1.0) == []
     assert det.last_update_stats["n_rejected"] == 3
+
+
+def test_empty_or_tiny_events_neither_relocate_nor_linger(town: Any) -> None:
+    """Regression: merging into an event left with no members crashed the solver."""
+    det = _detector(town)
+    assoc = det._assoc
+    ev = EventState(
+        key="eq-empty",
+        origin_time_s=T0,
+        lat_deg=35.0,
+        lon_deg=-118.0,
+        depth_km=8.0,
+        detected_at_s=T0,
+        detection_log10_p=-12.0,
+    )
+    assoc.events[ev.key] = ev
+    assoc.relocate(ev, T0 + 1.0)  # no members: keeps its last solution, no exception
+    assert ev.lat_deg == 35.0
+    det.update([], T0 + 2.0)
+    assert det.events == [] and "eq-empty" in det.retired_keys
