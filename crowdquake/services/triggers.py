@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,10 +39,22 @@ class TriggerInput:
 
     def digest(self) -> str:
         """Canonical digest of the content, to tell a replay from a different body."""
-        fields: dict[str, Any] = asdict(self)
-        fields["id"] = str(self.id)
-        fields["device_time"] = self.device_time.isoformat()
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        # repr of floats round-trips exactly, so equal bodies give equal digests.
+        text = "|".join(
+            (
+                str(self.id),
+                self.device_time.isoformat(),
+                repr(self.clock_offset_s),
+                repr(self.lat_deg),
+                repr(self.lon_deg),
+                repr(self.accuracy_m),
+                repr(self.pga_ms2),
+                repr(self.score),
+                self.model_version,
+                str(self.phase_hint),
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
