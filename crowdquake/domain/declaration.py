@@ -70,6 +70,9 @@ class Declaration:
     def _maybe_relocate(self, ev: EventState, now_s: float) -> None:
         raise NotImplementedError
 
+    def _merge_into_older(self, ev: EventState, now_s: float) -> None:
+        raise NotImplementedError
+
     # --- detection ------------------------------------------------------------------------
     def _detect(self, rec: TriggerRecord) -> None:
         p = self.p
@@ -206,6 +209,9 @@ class Declaration:
         self._update_reach(ev, now_s)
         self._sweep_pool(ev)
         self._maybe_relocate(ev, now_s)
+        if ev.key in self.events:
+            # a second declaration of a known earthquake (from another neighbourhood)
+            self._merge_into_older(ev, now_s)
         return "declared"
 
     def _fit_significance(
