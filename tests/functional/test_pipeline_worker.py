@@ -146,3 +146,4 @@ def test_scenario_becomes_one_event_with_alerts(stack: dict[str, Any], scenario:
     app.tasks["crowdquake.detection.associate_region"].apply(args=[event.region_key]).get()
     app.tasks["crowdquake.detection.associate_region"].apply(args=[event.region_key]).get()
     assert _counts(stack["engine"]) == before
+    app.crowdquake_runtime.engine.dispose()  # type: ignore[attr-defined]
