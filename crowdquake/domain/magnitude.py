@@ -65,6 +65,8 @@ def _loglik_terms(
     lower = full >= 3
     trunc = code > 0
     sigma = params.phone_sigma_ln
+    # exceedance of a phone's own threshold: thresholds scatter too (0.005-0.02 g)
+    sigma_exc = float(np.hypot(sigma, params.threshold_sigma_ln))
     ln_th = np.log(params.trigger_threshold_ms2)
     ln_th_item = np.where(code == 2, ln_th - np.log(params.p_to_s_amplitude_ratio), ln_th)
     eff = params.phone_efficiency
@@ -90,15 +92,15 @@ def _loglik_terms(
         ll_pga[:, low_a] = np.log(surv_eq + surv_noise[None, :] + 1e-300)
     t_a = trunc[has_pga]
     if t_a.any():
-        p_exc_a = ndtr((mu_a[:, t_a] - ln_th_item[has_pga][t_a][None, :]) / sigma)
+        p_exc_a = ndtr((mu_a[:, t_a] - ln_th_item[has_pga][t_a][None, :]) / sigma_exc)
         ll_pga[:, t_a] -= np.log(eff * p_exc_a + pf + 1e-300)
 
     d_b = dist_km[~has_pga]
-    p_exc_b = ndtr((mu(d_b) - ln_th) / sigma)
+    p_exc_b = ndtr((mu(d_b) - ln_th) / sigma_exc)
     ll_nopga = np.log(eff * p_exc_b + pf + 1e-300)
     ll_nopga[:, trunc[~has_pga]] = 0.0  # "it triggered" given "it triggered": no information
 
-    p_exc_s = ndtr((mu(silent_dist_km) - ln_th) / sigma)
+    p_exc_s = ndtr((mu(silent_dist_km) - ln_th) / sigma_exc)
     ll_silent = np.log(np.clip(1.0 - eff * p_exc_s - pf, 1e-300, None))
     return ll_pga, ll_nopga, ll_silent
 
@@ -270,7 +272,7 @@ def log10_prob_trigger(
     rjb = joyner_boore_km(d, magnitude, params.finite_fault_correction)
     z = (
         ln_pga_median_ms2(magnitude, rjb, params.vs30_m_s) - np.log(params.trigger_threshold_ms2)
-    ) / params.phone_sigma_ln
+    ) / float(np.hypot(params.phone_sigma_ln, params.threshold_sigma_ln))
     return np.asarray((log_ndtr(z) + np.log(params.phone_efficiency)) / np.log(10.0))
 
 

@@ -74,6 +74,7 @@ class DetectionParams:
 
     # --- magnitude ---
     trigger_threshold_ms2: float = 0.0981  # phone trigger threshold, 0.01 g (MyShake)
+    threshold_sigma_ln: float = 0.5  # phone-to-phone threshold scatter (MyShake: 0.005-0.02 g)
     phone_efficiency: float = 0.8  # fraction of would-be triggers that arrive (MyShake: 20% lost)
     phone_sigma_ln: float = 0.7  # ln-PGA scatter phone vs GMPE (BSSA14 phi ~0.5-0.7 + coupling)
     vs30_m_s: float = 760.0  # site condition for the GMPE (BSSA14 reference rock)
