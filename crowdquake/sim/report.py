@@ -107,7 +107,7 @@ def write_plots(result: SuiteResult, out_dir: Path) -> list[Path]:
     )
     for attr, ylabel, fname in panels:
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for m, outs in result.outcomes.items():
+        for k, (m, outs) in enumerate(result.outcomes.items()):
             pts = [
                 (o.magnitude, getattr(o, attr))
                 for o in outs
@@ -115,7 +115,7 @@ def write_plots(result: SuiteResult, out_dir: Path) -> list[Path]:
             ]
             if pts:
                 x, y = zip(*pts, strict=True)
-                ax.scatter(x, y, s=10, alpha=0.6, label=m)
+                ax.scatter(x, y, s=14, alpha=0.6, label=m, marker="os^Dv"[k % 5])
         ax.set_xlabel("true magnitude")
         ax.set_ylabel(ylabel)
         if attr == "final_epicentre_km":
