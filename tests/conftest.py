@@ -96,3 +96,16 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         result_backend="cache+memory://",
         auth_cache_ttl_s=0,  # tests block devices and expect it to take effect at once
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran on each backend, so a CI log shows PostgreSQL/Redis were used."""
+    passed = terminalreporter.stats.get("passed", [])
+    postgres = [r for r in passed if "postgresql" in r.nodeid or "test_pipeline_faults" in r.nodeid]
+    redis = [r for r in passed if "redis" in r.nodeid or "test_pipeline_faults" in r.nodeid]
+    terminalreporter.write_line(
+        f"backends: {len(postgres)} passed on PostgreSQL "
+        f"({PG_URL.rsplit('@', 1)[-1] or 'not configured'}), "
+        f"{len(redis)} passed with Redis ({REDIS_URL or 'not configured'}), "
+        f"{len(passed)} passed in all"
+    )
