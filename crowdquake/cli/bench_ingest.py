@@ -12,16 +12,22 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import httpx
 
-from crowdquake.cli.common import python_module, spawn, stop, wait_ready
+from crowdquake.cli.common import (
+    free_port,
+    python_module,
+    register_devices,
+    spawn,
+    stop,
+    wait_ready,
+)
+from crowdquake.storage.admin import recreate_postgres_database
 
 LUA = Path(__file__).with_name("bench_assets") / "ingest.lua"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench"
@@ -90,28 +96,6 @@ def _trivial_script(workdir: Path) -> Path:
     return target
 
 
-def _fresh_database(url: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from crowdquake.storage.session import make_engine
-
-    parsed = make_url(url)
-    admin = make_engine(
-        parsed.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @click.command("ingest")
 @click.option(
     "--database-url",
@@ -149,9 +133,9 @@ def bench_ingest(
     if not database_url.startswith("postgresql"):
         raise click.UsageError("the ingest benchmark runs on PostgreSQL")
     click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
-    _fresh_database(database_url)
+    recreate_postgres_database(database_url)
     migrate.upgrade(database_url)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-"))
     env = {
@@ -178,16 +162,7 @@ def bench_ingest(
     )
     try:
         wait_ready(base)
-        with httpx.Client(base_url=base + "/api/v1", timeout=10) as http:
-            tokens = [
-                http.post(
-                    "/devices",
-                    json={"platform": "other", "app_version": "bench", "model_version": "bench"},
-                )
-                .raise_for_status()
-                .json()["token"]
-                for _ in range(devices)
-            ]
+        tokens = register_devices(base, devices)
         wrk_threads = 2
         click.echo(
             f"server: gunicorn {workers}x{threads} on {base}; load: wrk {wrk_threads} threads",

@@ -25,7 +25,15 @@ import click
 import httpx
 import numpy as np
 
-from crowdquake.cli.common import python_module, spawn, stop, wait_ready
+from crowdquake.cli.common import (
+    free_port,
+    python_module,
+    register_devices,
+    spawn,
+    stop,
+    wait_ready,
+)
+from crowdquake.storage.admin import recreate_postgres_database
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench_pipeline"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
@@ -101,12 +109,6 @@ def _latencies(engine: Any, poller: Poller) -> dict[str, list[float]]:
     }
 
 
-def _fresh_database(url: str) -> None:
-    from crowdquake.cli.bench_ingest import _fresh_database as recreate
-
-    recreate(url)
-
-
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -145,16 +147,13 @@ def bench_pipeline(
     if len(data.triggers) < 5000:
         raise click.UsageError(f"only {len(data.triggers)} triggers: raise --penetration")
     click.echo(f"recreating {database_url.rsplit('@', 1)[-1]}; flushing {redis_url}", err=True)
-    _fresh_database(database_url)
+    recreate_postgres_database(database_url)
     migrate.upgrade(database_url)
     redis.Redis.from_url(redis_url).flushdb()
-    import socket
     import tempfile
     from pathlib import Path
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-pipeline-"))
     env = {
         "CROWDQUAKE_DATABASE_URL": database_url,
@@ -231,16 +230,7 @@ def _sustained(
 
     rng = np.random.default_rng(7)
     phones = data.heartbeats
-    with httpx.Client(base_url=base + "/api/v1", timeout=30) as http:
-        tokens = [
-            http.post(
-                "/devices",
-                json={"platform": "other", "app_version": "bench", "model_version": "bench"},
-            )
-            .raise_for_status()
-            .json()["token"]
-            for _ in range(50)
-        ]
+    tokens = register_devices(base, 50)
 
     def processed_count() -> int:
         with engine.connect() as conn:

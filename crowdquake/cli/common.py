@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,3 +85,20 @@ def wait_ready(base_url: str, timeout_s: float = 30.0, path: str = "/readyz") ->
 
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def register_devices(base_url: str, count: int) -> list[str]:
+    """Register ``count`` devices through the API; returns their bearer tokens."""
+    body = {"platform": "other", "app_version": "bench", "model_version": "bench"}
+    with httpx.Client(base_url=base_url + "/api/v1", timeout=30) as http:
+        return [
+            str(http.post("/devices", json=body).raise_for_status().json()["token"])
+            for _ in range(count)
+        ]

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from crowdquake.cli.common import load_settings, python_module, spawn, stop, wait_ready
+from crowdquake.cli.common import free_port, load_settings, python_module, spawn, stop, wait_ready
 from crowdquake.cli.http_replay import HttpReplayReport
 from crowdquake.services.replay import ReplayData
 from crowdquake.sim.catalog import Quake
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @click.command()
@@ -50,7 +43,7 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
 
     settings = load_settings()
     migrate.upgrade(settings.database_url)
-    port = port or _free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     click.echo(f"database: {settings.database_url.split('@')[-1]}")
     click.echo(f"broker:   {settings.broker_url.split('@')[-1]}")

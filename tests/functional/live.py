@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,31 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from crowdquake.storage.session import make_engine
+from crowdquake.storage.admin import recreate_postgres_database
 
 T = TypeVar("T")
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CROWDQUAKE_TEST_REDIS_URL", "")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def fresh_pg_database(url: str, suffix: str) -> str:
     """Drop and create ``<database>_<suffix>`` next to the test database; return its URL."""
-    target = make_url(url).set(database=f"{make_url(url).database}_{suffix}")
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    return target.render_as_string(hide_password=False)
+    return recreate_postgres_database(url, f"{make_url(url).database}_{suffix}")
 
 
 def flush_redis(url: str) -> None:

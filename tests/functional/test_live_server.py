@@ -8,7 +8,6 @@ engine to prove rejected requests wrote nothing.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,31 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
-from crowdquake.cli.common import stop, wait_ready
+from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.storage import migrate, models
 from crowdquake.storage.session import make_engine
+from tests.functional.live import fresh_pg_database
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
 RATE_LIMIT = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fresh_pg_database(url: str) -> str:
-    live = make_url(url).set(database=f"{make_url(url).database}_live")
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{live.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{live.database}"'))
-    admin.dispose()
-    return live.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module", params=["sqlite"] + (["postgresql"] if PG_URL else []))
@@ -52,11 +35,11 @@ def live_server(
 ) -> Iterator[dict[str, Any]]:
     instance = tmp_path_factory.mktemp("live")
     if request.param == "postgresql":
-        url = _fresh_pg_database(PG_URL)
+        url = fresh_pg_database(PG_URL, "live")
     else:
         url = f"sqlite:///{instance / 'live.sqlite3'}"
     migrate.upgrade(url)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CROWDQUAKE_DATABASE_URL": url,

@@ -28,14 +28,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from crowdquake.cli.common import stop, wait_ready
+from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.cli.http_replay import replay_over_http
 from crowdquake.cli.scenarios import earthquake_scenario
 from crowdquake.domain.geodesy import haversine_km
 from crowdquake.services.replay import ReplayData, load_at_once, shifted
 from crowdquake.storage import migrate, models
 from crowdquake.storage.session import make_engine, make_session_factory
-from tests.functional.live import PG_URL, free_port, fresh_pg_database, start, wait_for
+from tests.functional.live import PG_URL, fresh_pg_database, start, wait_for
 
 pytestmark = [
     pytest.mark.services,
