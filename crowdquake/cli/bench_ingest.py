@@ -168,8 +168,10 @@ def bench_ingest(
             f"server: gunicorn {workers}x{threads} on {base}; load: wrk {wrk_threads} threads",
             err=True,
         )
-        paced_connections = 10
-        delay_ms = max(0, round(1000 * paced_connections / rate) - 1)
+        # wrk is closed-loop: each connection waits `delay` after every answer, so aim a bit
+        # above the target (the achieved rate is printed next to the latency).
+        paced_connections = 25
+        delay_ms = max(0, round(0.85 * 1000 * paced_connections / rate))
         phases = {
             "trivial": (base + "/healthz", _trivial_script(workdir), connections),
             "single": (
