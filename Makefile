@@ -65,14 +65,21 @@ bench-ingest: $(BENCH_STAMP) ## Ingest throughput/latency on gunicorn + PostgreS
 bench-pipeline: $(BENCH_STAMP) ## HTTP -> event -> alert latency and sustained trigger rate
 	$(BIN)/crowdquake bench pipeline
 
-bench-association: install ## Streaming association cost and speed vs PyOcto
-	$(BIN)/crowdquake bench association
+# PyOcto (a baseline) pins numpy<2 on Python 3.11, so it lives in its own virtualenv.
+.venv-bench/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q --upgrade pip
+	.venv-bench/bin/pip install -q -e '.[dev,bench]'
+	@touch $@
+
+bench-association: .venv-bench/.installed ## Streaming association cost and speed vs PyOcto
+	.venv-bench/bin/crowdquake bench association
 
 bench-edge: install ## Edge model latency and batched throughput with LiteRT
 	$(BIN)/crowdquake bench edge
 
-evaluate: install ## Standard evaluation suite against the peers' methods (about 30 min)
-	$(BIN)/crowdquake evaluate --suite standard --seed 1 --json out/evaluation.json
+evaluate: .venv-bench/.installed ## Standard suite, ours vs MyShake, count test and PyOcto (~30 min)
+	.venv-bench/bin/crowdquake evaluate --suite standard --seed 1 --json out/evaluation.json
 
 .venv-train/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-train
