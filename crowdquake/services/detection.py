@@ -358,10 +358,3 @@ def _count_background(
         session.add(row)
     row.n_triggers += n_unassociated
     row.device_hours += (n_active or 0) * elapsed_s / 3600.0
-
-
-def count_pending(session: Session) -> int:
-    return int(
-        session.scalar(select(func.count()).select_from(Trigger).where(Trigger.status == "new"))
-        or 0
-    )

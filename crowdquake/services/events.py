@@ -11,7 +11,6 @@ import math
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -264,9 +263,3 @@ def write_alerts(
             key="id",
         )
     )
-
-
-def events_of_region(session: Session, region_key: str, since: datetime) -> Sequence[Event]:
-    return session.scalars(
-        select(Event).where(Event.region_key == region_key, Event.updated_at >= since)
-    ).all()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crowdquake.storage.models import DeviceState, Trigger
+from crowdquake.storage.models import Trigger
 
 
 def insert_ignoring_duplicates(
@@ -40,19 +39,3 @@ def trigger_digests(
         select(Trigger.id, Trigger.device_id, Trigger.body_digest).where(Trigger.id.in_(ids))
     )
     return {r.id: (r.device_id, r.body_digest) for r in rows}
-
-
-def count_active_devices(session: Session, cell: str, since: datetime) -> int:
-    """Steady devices of ``cell`` whose heartbeat is not older than ``since``."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(DeviceState)
-            .where(
-                DeviceState.cell == cell,
-                DeviceState.last_heartbeat_at >= since,
-                DeviceState.steady.is_(True),
-            )
-        )
-        or 0
-    )

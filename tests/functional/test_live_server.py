@@ -8,8 +8,6 @@ engine to prove rejected requests wrote nothing.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from sqlalchemy import func, select
 from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.storage import migrate, models
 from crowdquake.storage.session import make_engine
-from tests.functional.live import fresh_pg_database
+from tests.functional.live import fresh_pg_database, start
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
 RATE_LIMIT = 40
@@ -41,7 +39,6 @@ def live_server(
     migrate.upgrade(url)
     port = free_port()
     env = {
-        **os.environ,
         "CROWDQUAKE_DATABASE_URL": url,
         "CROWDQUAKE_INSTANCE_DIR": str(instance),
         "CROWDQUAKE_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite3'}",
@@ -49,21 +46,13 @@ def live_server(
         "CROWDQUAKE_MAX_REQUEST_BYTES": "65536",
         "CROWDQUAKE_WEB_WORKERS": "1",
     }
-    log = (Path(instance) / "web.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crowdquake.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = start(["serve", "--bind", f"127.0.0.1:{port}"], env, Path(instance) / "web.log")
     engine = make_engine(url)
     try:
         wait_ready(f"http://127.0.0.1:{port}", timeout_s=30)
         yield {"base": f"http://127.0.0.1:{port}", "engine": engine}
     finally:
         stop(process)
-        log.close()
         engine.dispose()
 
 
