@@ -48,13 +48,20 @@ def get_session() -> Session:
     return g.db_session  # type: ignore[no-any-return]
 
 
-def use_single_statement_session() -> None:
+def single_statement(view: Callable[P, R]) -> Callable[P, R]:
     """For a view whose only write is one statement: run it in autocommit mode, so the INSERT
     is its own durable transaction (one round trip instead of BEGIN + INSERT + COMMIT). Only
-    where the backend supports it (PostgreSQL) and before any other session use."""
-    factory = container().autocommit_session_factory
-    if factory is not None and "db_session" not in g:
-        g.db_session = factory()
+    where the backend supports it (PostgreSQL). Goes above ``@transactional``, which opens the
+    request's session."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        factory = container().autocommit_session_factory
+        if factory is not None and "db_session" not in g:
+            g.db_session = factory()
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def after_commit(hook: Callable[[], None]) -> None:

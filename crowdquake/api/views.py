@@ -14,8 +14,8 @@ from crowdquake.web import (
     after_commit,
     container,
     get_session,
+    single_statement,
     transactional,
-    use_single_statement_session,
 )
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -132,11 +132,11 @@ def post_heartbeat() -> Response:
 
 
 @bp.post("/triggers")
+# One INSERT ... ON CONFLICT DO NOTHING is the whole write: a replay or a conflict (409) inserts
+# nothing, so the statement may commit on its own.
+@single_statement
 @transactional
 def post_trigger() -> Response:
-    # One INSERT ... ON CONFLICT DO NOTHING is the whole write: a replay or a conflict (409)
-    # inserts nothing, so the statement may commit on its own.
-    use_single_statement_session()
     device = authenticated_device()
     body = parse_body(schemas.TriggerIn, _trigger_context())
     (result,) = _ingest([body], device.device_id)

@@ -1,0 +1,82 @@
+"""``insert_ignoring_duplicates``: same answer on every backend and for every row count."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crowdquake.storage.models import Device, Trigger
+from crowdquake.storage.queries import insert_ignoring_duplicates
+
+
+def _device(session: Session, now: datetime) -> uuid.UUID:
+    device_id = uuid.uuid4()
+    session.add(
+        Device(
+            id=device_id,
+            token_hash="0" * 64,
+            platform="other",
+            app_version="t",
+            model_version="t",
+            created_at=now,
+            status="active",
+            reputation=1.0,
+        )
+    )
+    session.flush()
+    return device_id
+
+
+def _row(device_id: uuid.UUID, now: datetime, i: int) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "device_id": device_id,
+        "trigger_time": now - timedelta(seconds=i),
+        "received_at": now,
+        "clock_offset_s": 0.0,
+        "lat_deg": 35.0 + i * 0.01,
+        "lon_deg": 139.0,
+        "accuracy_m": 20 if i % 2 else 20.5,  # ints and floats mixed in one column
+        "cell": "872830828ffffff",
+        "region_key": "822837fffffffff",
+        "pga_ms2": None if i % 3 == 0 else 0.1 * i,
+        "score": 0.9,
+        "model_version": "t",
+        "phase_hint": None,
+        "body_digest": f"{i:064d}",
+        "status": "new",
+    }
+
+
+@pytest.mark.parametrize("n_rows", [1, 7])
+def test_returns_only_new_keys_and_stores_values(
+    session: Session, now: datetime, n_rows: int
+) -> None:
+    device_id = _device(session, now)
+    rows = [_row(device_id, now, i) for i in range(n_rows)]
+    table = Trigger.__table__
+    assert insert_ignoring_duplicates(session, table, rows) == {r["id"] for r in rows}  # type: ignore[arg-type]
+    extra = _row(device_id, now, n_rows)
+    again = insert_ignoring_duplicates(session, table, [*rows, extra])  # type: ignore[arg-type]
+    assert again == {extra["id"]}
+    count = session.scalar(select(func.count()).select_from(Trigger))
+    assert count == n_rows + 1
+    for r in rows:
+        stored = session.get(Trigger, r["id"])
+        assert stored is not None
+        assert stored.trigger_time == r["trigger_time"]
+        assert stored.pga_ms2 == (None if r["pga_ms2"] is None else pytest.approx(r["pga_ms2"]))
+        assert stored.accuracy_m == pytest.approx(float(r["accuracy_m"]))
+
+
+def test_naive_datetimes_are_refused(session: Session, now: datetime) -> None:
+    device_id = _device(session, now)
+    rows = [_row(device_id, now, i) for i in range(3)]
+    rows[1]["trigger_time"] = datetime(2026, 1, 1)  # naive: the point of the test
+    with pytest.raises(Exception, match="naive datetime"):
+        insert_ignoring_duplicates(session, Trigger.__table__, rows)  # type: ignore[arg-type]
