@@ -37,6 +37,8 @@ class DetectionParams:
     background_rate_per_device_hour: float = 0.2  # prior /device/h (MyShake: 0.13-0.23)
     background_prior_device_hours: float = 50.0  # strength of the Gamma prior, device-hours
     local_rate_lookback_s: float = 60.0  # window before W used to see a raised local noise rate
+    # triggers one phone adds to that local rate at most (a broken phone cannot raise it alone)
+    local_rate_max_per_device: int = 12
     target_false_events_per_region_year: float = 1.0  # before the wave-consistency check
     min_triggers: int = 4  # fewest wave-consistent triggers for a declaration
     declare_tolerance_s: float = 1.0  # fit tolerance of a declaration, s (2 sigma of 0.5 s picks)

@@ -12,6 +12,7 @@ from scipy.stats import binom
 from crowdquake.domain.detection import (
     BackgroundRates,
     critical_count,
+    log10_tail_lower_bound,
     log10_tail_probability,
     log10_threshold,
     trigger_probability,
@@ -81,3 +82,20 @@ def test_background_rates_conjugate_update() -> None:
     assert np.allclose(bg.updated_many(counts, exposure).rates(), 1010 / 2050)
     with pytest.raises(ValueError):
         bg.updated(3, -1, 1.0)
+
+
+def test_tail_lower_bound_never_exceeds_the_exact_tail_and_is_tight() -> None:
+    """The cheap bound that lets the detector skip the exact tail (reference: scipy)."""
+    rng = np.random.default_rng(7)
+    gaps = []
+    for _ in range(5000):
+        n = int(rng.integers(1, 3000))
+        p = float(10 ** rng.uniform(-6, -0.01))
+        k = int(rng.integers(0, min(n, int(n * p * 5 + 20)) + 1))
+        exact = log10_tail_probability(k, n, p)
+        if not math.isfinite(exact):
+            continue  # scipy underflow: no reference
+        bound = log10_tail_lower_bound(k, n, p)
+        assert bound <= exact + 1e-9, (k, n, p)
+        gaps.append(exact - bound)
+    assert np.median(gaps) < 0.2  # decades: close enough to skip almost every exact tail
