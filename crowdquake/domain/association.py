@@ -41,6 +41,9 @@ from crowdquake.domain.events import EventState, Member, TriggerRecord
 from crowdquake.domain.geodesy import LocalProjection, haversine_km, haversine_scalar_km
 from crowdquake.domain.location import SilentCells, locate
 from crowdquake.domain.magnitude import (
+    LOWER_BOUND,
+    P_THRESHOLD,
+    TRUNCATED,
     estimate_magnitude,
     log10_prob_trigger,
     max_trigger_distance_km,
@@ -314,32 +317,51 @@ class Associator(Declaration):
         ev.set_members(kept)
 
     def magnitude(self, ev: EventState, now_s: float) -> MagnitudeEstimate | None:
-        """Magnitude from members and the phones the S wave passed in silence by ``now_s``."""
+        """Magnitude from members and the phones the wave passed in silence by ``now_s``.
+
+        Inside the S radius a silent phone's S peak stayed below its threshold; between the S
+        and the P radius (``p_wave_silence``) its P peak did, and the P triggers there are
+        then counted without conditioning. Triggers beyond the counted radius are conditioned
+        on having triggered.
+        """
         if not ev.members:
             return None
         p = self.p
-        lat, lon, _, pga = ev.member_arrays()
+        lat, lon, tim, pga = ev.member_arrays()
         d = ev.distances_km(lat, lon)
-        s_radius = self.model_s_radius_km(ev, now_s - p.silent_margin_s)
-        radius = min(s_radius, ev.reach_km)
-        _, sdist, n_sil = self.silent_cells(ev, radius)
+        at_s = now_s - p.silent_margin_s
+        s_radius = min(self.model_radius_km(ev, at_s, "S"), ev.reach_km)
+        p_radius = (
+            min(self.model_radius_km(ev, at_s, "P"), ev.reach_km) if p.p_wave_silence else s_radius
+        )
+        _, sdist, n_sil = self.silent_cells(ev, p_radius)
         hour = stat.local_hour(now_s, ev.lon_deg)
         p_false = stat.trigger_probability(
             self.background.rate_per_device_hour(hour), 2.0 * self._tolerance(ev)
         )
-        # triggers beyond the silent-counted radius are conditioned on having triggered;
-        # P triggers whose S wave has not arrived yet on a P peak above threshold
         ts = ev.origin_time_s + self.model.travel_time_s(d, ev.depth_km, "S")
         is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, d.size)
-        code = np.where(d > radius, np.where(is_p & (ts > now_s), 2, 1), 0).astype(np.int64)
+        in_annulus = (d > s_radius) & (d <= p_radius)
+        beyond = d > p_radius
+        flags = np.where(in_annulus, np.where(is_p, P_THRESHOLD, TRUNCATED), 0)
+        # beyond: a P trigger whose S wave has not arrived yet is conditioned on its P peak
+        flags = np.where(
+            beyond, np.where(is_p & (ts > now_s), TRUNCATED | P_THRESHOLD, TRUNCATED), flags
+        )
         # a P trigger whose S wave came after the phone's report window reported a P peak:
-        # only a lower bound of the PGA
-        _, _, tim, _ = ev.member_arrays()
-        # (with a margin: the S-P time of the real crust is not known to a second)
+        # only a lower bound of the PGA (with a margin: the S-P time of the real crust is
+        # not known to a second)
         late_s = tim + p.pga_report_window_s - p.pga_report_margin_s
-        code += 3 * (is_p & (ts > late_s)).astype(np.int64)
+        flags = flags | np.where(is_p & (ts > late_s), LOWER_BOUND, 0)
         est = estimate_magnitude(
-            d, pga, sdist, n_sil, params=p, false_trigger_prob=p_false, truncated=code
+            d,
+            pga,
+            sdist,
+            n_sil,
+            params=p,
+            false_trigger_prob=p_false,
+            flags=flags.astype(np.int64),
+            silent_p_only=sdist > s_radius,
         )
         return MagnitudeEstimate(
             est.magnitude,
@@ -348,12 +370,12 @@ class Associator(Declaration):
             est.upper_bound,
         )
 
-    def model_s_radius_km(self, ev: EventState, at_s: float) -> float:
-        """Epicentral radius the S wave has covered at ``at_s`` (homogeneous approximation)."""
-        dt = at_s - ev.origin_time_s
-        slowness_s_km = float(self.model.travel_time_s(100.0, 0.0, "S")) / 100.0
-        vs = 1.0 / max(slowness_s_km, 1e-6)
-        r = vs * dt
+    def model_radius_km(self, ev: EventState, at_s: float, phase: Phase) -> float:
+        """Epicentral radius the P or S wave has surely covered at ``at_s``: homogeneous
+        speeds, slowed by the velocity-model error allowance (tolerance_travel_fraction)."""
+        dt = (at_s - ev.origin_time_s) / (1.0 + self.p.tolerance_travel_fraction)
+        slowness_s_km = float(self.model.travel_time_s(100.0, 0.0, phase)) / 100.0
+        r = dt / max(slowness_s_km, 1e-6)
         return float(math.sqrt(max(r * r - ev.depth_km**2, 0.0)))
 
     def _update_reach(self, ev: EventState, now_s: float) -> None:

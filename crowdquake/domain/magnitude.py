@@ -9,7 +9,9 @@ arrive) and p_f the chance of a false trigger falling in the association window:
   (log-normal density; f_noise an exponential density of ln a above ln A_th, scale 0.5)
 * triggered phone, PGA unknown:  L = e P(PGA > A_th) + p_f        (far triggers bound M below)
 * silent phone (S wave passed):   L = 1 - e P(PGA > A_th) - p_f   (silence bounds M above)
-  with P(PGA > A_th) = Phi((mu - ln A_th) / sigma).
+  with P(PGA > A_th) = Phi((mu - ln A_th) / sigma);
+* silent phone only the P wave has passed: L = 1 - e P(r PGA > A_th) - p_f, r the assumed P/S
+  peak ratio (``p_to_s_amplitude_ratio``): earlier and weaker, but evidence.
 * prior: Gutenberg-Richter, p(M) ∝ 10^(-b M) (Gutenberg & Richter 1944, BSSA 34(4)).
 
 The triggered area keeps growing with M in this likelihood because BSSA14's distance term grows
@@ -39,6 +41,12 @@ def magnitude_grid(params: DetectionParams) -> FloatArray:
     return np.linspace(params.magnitude_min, params.magnitude_max, n)
 
 
+# Flags of a triggered item (bits, combined with |):
+TRUNCATED = 1  # conditional on having triggered: its silent neighbours are not (yet) counted
+P_THRESHOLD = 2  # it triggered on the P peak (PGA > threshold / p_to_s_amplitude_ratio)
+LOWER_BOUND = 4  # the reported PGA is only a lower bound (a P peak reported before S)
+
+
 def _loglik_terms(
     m: FloatArray,
     dist_km: FloatArray,
@@ -48,27 +56,27 @@ def _loglik_terms(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
-    truncated: npt.NDArray[np.int64] | None = None,
+    flags: npt.NDArray[np.int64] | None = None,
+    silent_p_only: np.ndarray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-item log-likelihood matrices (n_M, n_items) for pga / no-pga / silent items.
 
-    ``truncated`` marks triggers whose silent neighbours are not (yet) counted: for them the
-    likelihood is conditional on having triggered (divided by P(trigger)), otherwise the
-    selection "only loud phones report" would bias early estimates upward. Code 1 conditions
-    on PGA > threshold, code 2 (a P-wave trigger before the S wave reached the phone) on a
-    P-wave peak above threshold, i.e. PGA > threshold / p_to_s_amplitude_ratio. Adding 3 to
-    the code marks a reported PGA that is only a lower bound (the phone reported before its S
-    wave arrived): its likelihood is P(PGA >= a) instead of the density at a.
+    ``flags`` (see TRUNCATED, P_THRESHOLD, LOWER_BOUND): a TRUNCATED trigger's likelihood is
+    conditional on having triggered (divided by P(trigger)), otherwise the selection "only
+    loud phones report" would bias early estimates upward; with P_THRESHOLD that trigger is
+    on the P peak. A LOWER_BOUND PGA has likelihood P(PGA >= a) instead of the density at a.
+    ``silent_p_only`` marks silent phones only the P wave has passed: their silence says the
+    P peak stayed below threshold (PGA < threshold / p_to_s_amplitude_ratio).
     """
-    full = np.zeros(dist_km.shape, dtype=np.int64) if truncated is None else truncated
-    code = full % 3
-    lower = full >= 3
-    trunc = code > 0
+    flags = np.zeros(dist_km.shape, dtype=np.int64) if flags is None else flags
+    trunc = (flags & TRUNCATED) > 0
+    lower = (flags & LOWER_BOUND) > 0
     sigma = params.phone_sigma_ln
     # exceedance of a phone's own threshold: thresholds scatter too (0.005-0.02 g)
     sigma_exc = float(np.hypot(sigma, params.threshold_sigma_ln))
     ln_th = np.log(params.trigger_threshold_ms2)
-    ln_th_item = np.where(code == 2, ln_th - np.log(params.p_to_s_amplitude_ratio), ln_th)
+    ln_th_p = ln_th - np.log(params.p_to_s_amplitude_ratio)
+    ln_th_item = np.where((flags & P_THRESHOLD) > 0, ln_th_p, ln_th)
     eff = params.phone_efficiency
     pf = false_trigger_prob
 
@@ -96,11 +104,15 @@ def _loglik_terms(
         ll_pga[:, t_a] -= np.log(eff * p_exc_a + pf + 1e-300)
 
     d_b = dist_km[~has_pga]
-    p_exc_b = ndtr((mu(d_b) - ln_th) / sigma_exc)
+    p_exc_b = ndtr((mu(d_b) - ln_th_item[~has_pga][None, :]) / sigma_exc)
     ll_nopga = np.log(eff * p_exc_b + pf + 1e-300)
     ll_nopga[:, trunc[~has_pga]] = 0.0  # "it triggered" given "it triggered": no information
 
-    p_exc_s = ndtr((mu(silent_dist_km) - ln_th) / sigma_exc)
+    p_only = (
+        np.zeros(silent_dist_km.shape, dtype=bool) if silent_p_only is None else silent_p_only
+    )
+    ln_th_silent = np.where(p_only, ln_th_p, ln_th)
+    p_exc_s = ndtr((mu(silent_dist_km) - ln_th_silent[None, :]) / sigma_exc)
     ll_silent = np.log(np.clip(1.0 - eff * p_exc_s - pf, 1e-300, None))
     return ll_pga, ll_nopga, ll_silent
 
@@ -117,7 +129,8 @@ def log_posterior_reference(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
-    truncated: npt.NDArray[np.int64] | None = None,
+    flags: npt.NDArray[np.int64] | None = None,
+    silent_p_only: np.ndarray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Unbinned log posterior (slow twin of `log_posterior`), normalised to max 0."""
     m = magnitude_grid(params)
@@ -132,7 +145,8 @@ def log_posterior_reference(
         np.asarray(silent_dist_km, dtype=float),
         params=params,
         false_trigger_prob=false_trigger_prob,
-        truncated=None if truncated is None else np.asarray(truncated, dtype=np.int64),
+        flags=None if flags is None else np.asarray(flags, dtype=np.int64),
+        silent_p_only=None if silent_p_only is None else np.asarray(silent_p_only, dtype=bool),
     )
     lp = (
         _prior(m, params)
@@ -155,7 +169,8 @@ def log_posterior(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
-    truncated: npt.NDArray[np.int64] | None = None,
+    flags: npt.NDArray[np.int64] | None = None,
+    silent_p_only: np.ndarray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Binned log posterior over `magnitude_grid`, normalised to max 0."""
     dist = np.asarray(dist_km, dtype=float)
@@ -166,7 +181,7 @@ def log_posterior(
     db = _bin_distance(dist)
     pb = np.where(has, np.round(ln_pga / _LN_PGA_BIN), -(10**6))
     # one int64 key per (distance bin, PGA bin): 1-D unique is ~10x faster than axis=0
-    tr = np.zeros(dist.shape, dtype=np.int64) if truncated is None else np.asarray(truncated)
+    tr = np.zeros(dist.shape, dtype=np.int64) if flags is None else np.asarray(flags)
     keys = (
         tr.astype(np.int64) * 10**12
         + (db.astype(np.int64) + 1000) * 10**7
@@ -182,14 +197,18 @@ def log_posterior(
     u_lnpga = np.where(u_has, u_pb * _LN_PGA_BIN, 0.0)
     sd = np.asarray(silent_dist_km, dtype=float)
     sc = np.asarray(silent_counts, dtype=float)
+    s_only = np.zeros(sd.shape, dtype=bool) if silent_p_only is None else silent_p_only
     if sd.size:
-        sbin = _bin_distance(sd)
-        s_uniq, s_inv = np.unique(sbin, return_inverse=True)
+        # one key per (distance bin, P-only flag)
+        skey = _bin_distance(sd).astype(np.int64) * 2 + s_only.astype(np.int64)
+        s_uniq, s_inv = np.unique(skey, return_inverse=True)
         s_counts: FloatArray = np.bincount(s_inv, weights=sc).astype(float)
-        s_dist = 10.0 ** (s_uniq * _LOG_DIST_BIN)
+        s_dist: FloatArray = 10.0 ** ((s_uniq // 2) * _LOG_DIST_BIN).astype(float)
+        s_p_only = (s_uniq % 2) == 1
     else:
         s_counts = np.zeros(0)
         s_dist = np.zeros(0)
+        s_p_only = np.zeros(0, dtype=bool)
 
     def evaluate(m: FloatArray) -> FloatArray:
         ll_a, ll_b, ll_s = _loglik_terms(
@@ -200,7 +219,8 @@ def log_posterior(
             s_dist,
             params=params,
             false_trigger_prob=false_trigger_prob,
-            truncated=u_tr,
+            flags=u_tr,
+            silent_p_only=s_p_only,
         )
         return np.asarray(
             _prior(m, params)
@@ -246,11 +266,13 @@ def estimate_magnitude(
     *,
     params: DetectionParams,
     false_trigger_prob: float,
-    truncated: npt.NDArray[np.int64] | None = None,
+    flags: npt.NDArray[np.int64] | None = None,
+    silent_p_only: np.ndarray | None = None,
 ) -> MagnitudeEstimate:
     """Magnitude posterior summary from triggered phones and silent phones (see module doc).
 
     ``trig_pga_ms2`` holds NaN where a trigger has no PGA. Distances are epicentral, km.
+    ``flags`` and ``silent_p_only``: see `_loglik_terms`.
     """
     m, lp = log_posterior(
         trig_dist_km,
@@ -259,7 +281,8 @@ def estimate_magnitude(
         silent_counts,
         params=params,
         false_trigger_prob=false_trigger_prob,
-        truncated=truncated,
+        flags=flags,
+        silent_p_only=silent_p_only,
     )
     return summarize(m, lp, trig_dist_km, params)
 

@@ -90,6 +90,8 @@ class DetectionParams:
     pga_report_window_s: float = 5.0  # phones report the peak of this long after triggering
     pga_report_margin_s: float = 2.0  # S-P uncertainty: P reports this close to it are bounds
     silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
+    # silent phones the P wave has passed (but not yet S) bound M too: their P peak stayed low
+    p_wave_silence: bool = True
 
     # --- alerting (Android style levels, WGRW12 intensity) ---
     alert_h3_resolution: int = 5  # alert cells, avg edge 9.9 km

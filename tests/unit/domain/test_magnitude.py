@@ -7,6 +7,9 @@ import pytest
 
 from crowdquake.domain.groundmotion import joyner_boore_km, ln_pga_median_ms2
 from crowdquake.domain.magnitude import (
+    LOWER_BOUND,
+    P_THRESHOLD,
+    TRUNCATED,
     estimate_magnitude,
     log_posterior,
     log_posterior_reference,
@@ -100,12 +103,29 @@ def test_silence_bounds_from_above_and_far_triggers_from_below() -> None:
     assert quiet.magnitude < alone.magnitude < far.magnitude
 
 
+def test_p_wave_silence_bounds_from_above_but_less_than_s_wave_silence() -> None:
+    """Phones only the P wave has passed in silence say the P peak (a third of the PGA)
+    stayed below threshold: weaker evidence than silence after the S wave, but evidence."""
+    d = np.array([4.0, 6.0, 9.0])
+    pga = np.array([0.4, 0.3, 0.2])
+    sd, sc = np.array([20.0, 30.0]), np.array([300.0, 500.0])
+    kw = {"params": P, "false_trigger_prob": 1e-4}
+    alone = estimate_magnitude(d, pga, np.zeros(0), np.zeros(0), **kw)
+    p_only = estimate_magnitude(d, pga, sd, sc, silent_p_only=np.ones(2, dtype=bool), **kw)
+    s_wave = estimate_magnitude(d, pga, sd, sc, **kw)
+    assert s_wave.magnitude < p_only.magnitude < alone.magnitude
+
+
 def test_binned_posterior_agrees_with_unbinned_reference() -> None:
     d, pga, trig = _simulate(5.2, seed=11, n=3000)
     pga_obs = np.where(np.arange(trig.sum()) % 3 == 0, np.nan, pga[trig])
-    args = (d[trig], pga_obs, d[~trig], np.ones((~trig).sum()))
-    m1, lp1 = log_posterior(*args, params=P, false_trigger_prob=1e-4)
-    m2, lp2 = log_posterior_reference(*args, params=P, false_trigger_prob=1e-4)
+    n_t, n_s = int(trig.sum()), int((~trig).sum())
+    every = (0, TRUNCATED, P_THRESHOLD, TRUNCATED | P_THRESHOLD, LOWER_BOUND)
+    flags = np.array([every[i % len(every)] for i in range(n_t)], dtype=np.int64)
+    args = (d[trig], pga_obs, d[~trig], np.ones(n_s))
+    extra = {"flags": flags, "silent_p_only": d[~trig] > 120.0}
+    m1, lp1 = log_posterior(*args, params=P, false_trigger_prob=1e-4, **extra)
+    m2, lp2 = log_posterior_reference(*args, params=P, false_trigger_prob=1e-4, **extra)
     a = summarize(m1, lp1, d, P)
     b = summarize(m2, lp2, d, P)
     assert a.magnitude == pytest.approx(b.magnitude, abs=0.03)
