@@ -108,9 +108,7 @@ def _loglik_terms(
     ll_nopga = np.log(eff * p_exc_b + pf + 1e-300)
     ll_nopga[:, trunc[~has_pga]] = 0.0  # "it triggered" given "it triggered": no information
 
-    p_only = (
-        np.zeros(silent_dist_km.shape, dtype=bool) if silent_p_only is None else silent_p_only
-    )
+    p_only = np.zeros(silent_dist_km.shape, dtype=bool) if silent_p_only is None else silent_p_only
     ln_th_silent = np.where(p_only, ln_th_p, ln_th)
     p_exc_s = ndtr((mu(silent_dist_km) - ln_th_silent[None, :]) / sigma_exc)
     ll_silent = np.log(np.clip(1.0 - eff * p_exc_s - pf, 1e-300, None))
