@@ -2,8 +2,9 @@
 
 The detector inverts Boore, Stewart, Seyhan & Atkinson (2014), BSSA14
 (``crowdquake.domain.groundmotion``). Generating the synthetic PGAs with the *same* relation
-would be an inverse crime: magnitude estimates would look better than they can be on real data. The simulator therefore uses an independently fitted
-relation with its own data set (pan-European RESORCE), functional form and coefficients:
+would be an inverse crime: magnitude estimates would look better than they can be on real data.
+The simulator therefore uses an independently fitted relation with its own data set
+(pan-European RESORCE), functional form and coefficients:
 
 Bindi, Massa, Luzi, Ameri, Pacor, Puglia & Augliera (2014), "Pan-European ground-motion
 prediction equations for the average horizontal component of PGA, PGV, and 5%-damped PSA at
