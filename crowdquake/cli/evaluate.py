@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,13 @@ if TYPE_CHECKING:
     help="Only these methods (crowdquake, myshake2020, count_test, pyocto).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N scenarios (debugging).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Processes running scenarios in parallel (results do not depend on it).",
+)
 def evaluate(
     suite_name: str,
     seed: int,
@@ -51,6 +59,7 @@ def evaluate(
     plot_dir: Path | None,
     method_names: tuple[str, ...],
     limit: int | None,
+    jobs: int,
 ) -> None:
     """Simulate the suite, replay every scenario through every method, print and save metrics."""
     from crowdquake.sim.harness import run_suite
@@ -77,7 +86,7 @@ def evaluate(
             click.echo(f"[{i + 1}/{n}] {spec.name} {elapsed:.0f} s", err=True)
 
     with click.progressbar(length=n, label=f"suite {suite_name}", file=sys.stderr) as bar:
-        result = run_suite(suite_name, seed, methods, progress=log, limit=limit)
+        result = run_suite(suite_name, seed, methods, progress=log, limit=limit, jobs=jobs)
     click.echo(table(result))
     click.echo(f"wall time {result.wall_s:.1f} s, {result.n_triggers_simulated} triggers simulated")
     write_json(result, json_path)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +72,11 @@ def run_suite(
     methods: Sequence[MethodSpec] | None = None,
     progress: ProgressFn | None = None,
     limit: int | None = None,
+    jobs: int = 1,
 ) -> SuiteResult:
+    """Run every scenario of the suite through every method; ``jobs`` > 1 spreads scenarios
+    over that many processes (each rebuilds its populations from the seed, so the result is
+    the same as with one process)."""
     suite: Suite = SUITES[name](seed)
     specs = list(suite.specs)[:limit] if limit else list(suite.specs)
     methods = list(methods) if methods is not None else all_methods()
@@ -80,24 +86,76 @@ def run_suite(
         seed,
         [m.name for m in runnable],
         {m.name: m.available for m in methods if m.available is not None},
-        {k: v for k, v in suite.subset_notes.items() if k in {m.name for m in runnable}},
+        {k: v for k, v in suite.subsets.items() if k in {m.name for m in runnable}},
     )
-    cache = PopulationCache(seed)
     t0 = time.perf_counter()
-    for i, spec in enumerate(specs):
-        scenario = build_suite_scenario(seed, i, spec, cache)
-        result.n_triggers_simulated += len(scenario.triggers)
-        for m in runnable:
-            subset = suite.subsets.get(m.name)
-            if subset is not None and not subset(spec):
-                continue
-            try:
-                run = run_scenario(m, scenario)
-            except Exception as exc:  # a crashing method must not stop the comparison
-                result.errors.append((m.name, spec.name, f"{type(exc).__name__}: {exc}"))
-                run = MethodRun(m.name, spec.name, n_triggers=len(scenario.triggers))
-            result.outcomes.setdefault(m.name, []).append(score(run, scenario))
-        if progress is not None:
-            progress(i, spec)
+    done: dict[int, ScenarioRun] = {}
+    if jobs <= 1:
+        _init_worker(name, seed, runnable)
+        for i in range(len(specs)):
+            done[i] = _run_index(i)
+            if progress is not None:
+                progress(i, specs[i])
+    else:
+        ctx = multiprocessing.get_context("spawn")  # no forked copies of caches or threads
+        with ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_init_worker, initargs=(name, seed, runnable)
+        ) as pool:
+            futures = {pool.submit(_run_index, i): i for i in range(len(specs))}
+            for n_done, future in enumerate(as_completed(futures)):
+                i = futures[future]
+                done[i] = future.result()
+                if progress is not None:
+                    progress(n_done, specs[i])
+    for i in range(len(specs)):
+        run = done[i]
+        result.n_triggers_simulated += run.n_triggers
+        for method, outcome in run.outcomes:
+            result.outcomes.setdefault(method, []).append(outcome)
+        result.errors.extend(run.errors)
     result.wall_s = time.perf_counter() - t0
     return result
+
+
+@dataclass
+class ScenarioRun:
+    """What one scenario gave: each method's outcome (in method order) and any crashes."""
+
+    n_triggers: int
+    outcomes: list[tuple[str, Outcome]]
+    errors: list[tuple[str, str, str]]
+
+
+@dataclass
+class _WorkerState:
+    suite: Suite
+    seed: int
+    methods: list[MethodSpec]
+    cache: PopulationCache
+
+
+# The suite, methods and phone populations of this process, built once by the pool's
+# initializer (rebuilding populations per scenario would dominate the run).
+_STATE: list[_WorkerState] = []
+
+
+def _init_worker(name: str, seed: int, methods: list[MethodSpec]) -> None:
+    _STATE[:] = [_WorkerState(SUITES[name](seed), seed, methods, PopulationCache(seed))]
+
+
+def _run_index(index: int) -> ScenarioRun:
+    state = _STATE[0]
+    spec = state.suite.specs[index]
+    scenario = build_suite_scenario(state.seed, index, spec, state.cache)
+    out = ScenarioRun(len(scenario.triggers), [], [])
+    for m in state.methods:
+        subset = state.suite.subsets.get(m.name)
+        if subset is not None and not subset(spec):
+            continue
+        try:
+            run = run_scenario(m, scenario)
+        except Exception as exc:  # a crashing method must not stop the comparison
+            out.errors.append((m.name, spec.name, f"{type(exc).__name__}: {exc}"))
+            run = MethodRun(m.name, spec.name, n_triggers=len(scenario.triggers))
+        out.outcomes.append((m.name, score(run, scenario)))
+    return out
