@@ -86,7 +86,7 @@ def run_suite(
         seed,
         [m.name for m in runnable],
         {m.name: m.available for m in methods if m.available is not None},
-        {k: v for k, v in suite.subsets.items() if k in {m.name for m in runnable}},
+        {k: v for k, v in suite.subset_notes.items() if k in {m.name for m in runnable}},
     )
     t0 = time.perf_counter()
     done: dict[int, ScenarioRun] = {}
