@@ -78,7 +78,7 @@ bench-association: .venv-bench/.installed ## Streaming association cost and spee
 bench-edge: install ## Edge model latency and batched throughput with LiteRT
 	$(BIN)/crowdquake bench edge
 
-evaluate: .venv-bench/.installed ## Standard suite, ours vs MyShake, count test and PyOcto (~30 min)
+evaluate: .venv-bench/.installed ## Standard suite, ours vs MyShake, count test and PyOcto (~25 min on 2 cores)
 	.venv-bench/bin/crowdquake evaluate --suite standard --seed 1 --json out/evaluation.json
 
 .venv-train/.installed: pyproject.toml
