@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
+from sqlalchemy import Table
 
 from crowdquake.config import Settings
 from crowdquake.services.ports import Clock, NullTriggerSink, SystemClock, TriggerSink
+from crowdquake.storage.group_commit import GroupCommitInserter
+from crowdquake.storage.models import Trigger
+from crowdquake.storage.queries import insert_committed_postgres
 from crowdquake.storage.session import make_engine, make_session_factory
 from crowdquake.web import EXTENSION, Container, install_session_teardown
 
@@ -33,6 +39,12 @@ def create_app(
     )
     engine = make_engine(settings.database_url)
     metrics = Metrics()
+    autocommit = (
+        make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        if session_factory is None and engine.dialect.name == "postgresql"
+        else None
+    )
+    triggers_table: Table = Trigger.__table__  # type: ignore[assignment]
     app.extensions[EXTENSION] = Container(
         settings=settings,
         engine=engine,
@@ -42,9 +54,15 @@ def create_app(
         rate_limiter=make_rate_limiter(settings.rate_limit_storage_url),
         metrics=metrics,
         auth_cache=DeviceAuthCache(settings.auth_cache_ttl_s),
-        autocommit_session_factory=(
-            make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
-            if session_factory is None and engine.dialect.name == "postgresql"
+        autocommit_session_factory=autocommit,
+        # Its own transactions, so not with a test's session factory. With one request thread
+        # per process nothing is grouped, but the insert is still the lean raw one.
+        trigger_inserter=(
+            GroupCommitInserter(
+                partial(insert_committed_postgres, engine, triggers_table),
+                on_flush=metrics.group_commit_rows.observe,
+            )
+            if autocommit is not None and settings.ingest_group_commit
             else None
         ),
     )

@@ -36,6 +36,7 @@ class Settings:
     rate_limit_per_minute: int = 120
     registration_rate_limit_per_minute: int = 600
     auth_cache_ttl_s: float = 10.0
+    ingest_group_commit: bool = True
     # Trigger acceptance window
     max_future_skew_s: float = 30.0
     max_trigger_age_s: float = 3600.0
@@ -152,6 +153,9 @@ SETTINGS_DOC: dict[str, str] = {
     "registration_rate_limit_per_minute": "Device registrations per client IP per minute",
     "auth_cache_ttl_s": "Seconds a verified device token is cached per web process (0: off); "
     "blocking a device takes effect within this time",
+    "ingest_group_commit": "PostgreSQL: `POST /api/v1/triggers` inserts through a group commit, "
+    "so concurrent requests of one web process (web_threads > 1) share one INSERT and commit; "
+    "each 2xx still follows the commit of its row",
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
     "max_trigger_age_s": "A corrected trigger time older than this is 422",
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crowdquake.config import Settings
 from crowdquake.services.ports import Clock, TriggerSink
+from crowdquake.storage.group_commit import GroupCommitInserter
 
 EXTENSION = "crowdquake"
 P = ParamSpec("P")
@@ -35,6 +36,7 @@ class Container:
     metrics: Any
     auth_cache: Any
     autocommit_session_factory: sessionmaker[Session] | None = None
+    trigger_inserter: GroupCommitInserter | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

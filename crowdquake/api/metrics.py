@@ -44,6 +44,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.group_commit_rows = Histogram(
+            "crowdquake_ingest_group_commit_rows",
+            "Triggers per group-commit flush of single-trigger requests",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000),
+            registry=self.registry,
+        )
         self.heartbeats = Counter(
             "crowdquake_heartbeats", "Heartbeats accepted", registry=self.registry
         )

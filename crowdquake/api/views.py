@@ -53,14 +53,18 @@ def _to_input(item: schemas.TriggerIn) -> triggers.TriggerInput:
     )
 
 
-def _ingest(items: list[schemas.TriggerIn], device_id: uuid.UUID) -> list[triggers.IngestedTrigger]:
+def _ingest(
+    items: list[schemas.TriggerIn], device_id: uuid.UUID, *, group_commit: bool = False
+) -> list[triggers.IngestedTrigger]:
     services = container()
+    inserter = services.trigger_inserter if group_commit else None
     results = triggers.ingest_triggers(
         get_session(),
         device_id,
         [_to_input(item) for item in items],
         now=services.clock.now(),
         cell_resolution=services.settings.heartbeat_cell_resolution,
+        insert=inserter.insert if inserter is not None else None,
     )
     created = [r for r in results if r.created]
     services.metrics.triggers.labels("created").inc(len(created))
@@ -133,13 +137,13 @@ def post_heartbeat() -> Response:
 
 @bp.post("/triggers")
 # One INSERT ... ON CONFLICT DO NOTHING is the whole write: a replay or a conflict (409) inserts
-# nothing, so the statement may commit on its own.
+# nothing, so the statement may commit on its own, grouped with other threads' (group commit).
 @single_statement
 @transactional
 def post_trigger() -> Response:
     device = authenticated_device()
     body = parse_body(schemas.TriggerIn, _trigger_context())
-    (result,) = _ingest([body], device.device_id)
+    (result,) = _ingest([body], device.device_id, group_commit=True)
     status = 201 if result.created else 200
     return _json(_accepted(result), status, {"Location": f"{bp.url_prefix}/triggers/{result.id}"})
 

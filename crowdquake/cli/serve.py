@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -31,6 +32,7 @@ def serve(bind: str | None, workers: int | None, threads: int | None, upgrade: b
     bind = bind or settings.bind
     n_workers: int = workers or settings.web_workers
     n_threads: int = threads or settings.web_threads
+    settings = dataclasses.replace(settings, web_workers=n_workers, web_threads=n_threads)
     # Aggregate /metrics across worker processes (prometheus_client multiprocess mode).
     metrics_dir = Path(settings.instance_dir).resolve() / f"prometheus-{os.getpid()}"
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,12 +73,17 @@ def ingest_triggers(
     *,
     now: datetime,
     cell_resolution: int,
+    insert: Callable[[Sequence[dict[str, Any]]], set[uuid.UUID]] | None = None,
 ) -> list[IngestedTrigger]:
     """Insert new triggers, recognise exact replays, refuse a reused id with another body.
 
     All or nothing: a conflict raises before the edge commits, so the caller's rollback discards
-    the rows inserted so far.
+    the rows inserted so far. ``insert`` replaces the insert in ``session`` by one that commits on
+    its own (group commit of single-trigger requests): only for one trigger, which is then either
+    inserted or, as a replay or conflict, writes nothing.
     """
+    if insert is not None and len(triggers) != 1:
+        raise ValueError("a self-committing insert takes exactly one trigger")
     rows: list[dict[str, Any]] = []
     results: dict[uuid.UUID, IngestedTrigger] = {}
     for item in triggers:
@@ -107,7 +112,10 @@ def ingest_triggers(
     if len(results) != len(rows):
         raise Conflict("the same trigger id appears twice in one request")
 
-    inserted = insert_ignoring_duplicates(session, Trigger.__table__, rows)  # type: ignore[arg-type]
+    if insert is None:
+        inserted = insert_ignoring_duplicates(session, Trigger.__table__, rows)  # type: ignore[arg-type]
+    else:
+        inserted = insert(rows)
     existing_ids = [r["id"] for r in rows if r["id"] not in inserted]
     if existing_ids:
         existing = trigger_digests(session, existing_ids)

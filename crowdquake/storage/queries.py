@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Float, Integer, Table, select
+from sqlalchemy import JSON, Dialect, Engine, Float, Integer, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,33 @@ def _insert_unnest(
     dialect = session.get_bind().dialect
     params = {n: _column_values(table, n, rows, dialect) for n in names}
     result = session.connection().exec_driver_sql(_unnest_sql(table, names, key), params)
+    return {row[0] for row in result}
+
+
+def insert_committed_postgres(
+    engine: Engine, table: Table, rows: Sequence[dict[str, Any]], key: str = "id"
+) -> set[Any]:
+    """The unnest insert of :func:`insert_ignoring_duplicates` as its own autocommitted
+    statement on a pooled DBAPI connection: durable on return, and the cheapest write path
+    (no Session, no statement compilation; psycopg prepares the one statement text per
+    connection, whatever the row count). PostgreSQL only; rows must be unnest-insertable."""
+    if not rows:
+        return set()
+    if not _unnest_insertable(table, rows):
+        raise ValueError("rows need the same keys and no JSON column")
+    names = tuple(rows[0].keys())
+    params = {n: _column_values(table, n, rows, engine.dialect) for n in names}
+    connection = engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        driver.autocommit = True
+        result = driver.execute(_unnest_sql(table, names, key), params).fetchall()
+        driver.autocommit = False
+    except BaseException:
+        connection.invalidate()  # state unknown: never hand it to the next user
+        raise
+    finally:
+        connection.close()
     return {row[0] for row in result}
 
 

@@ -72,3 +72,36 @@ def test_authentication_and_ownership(session: Session, now: datetime) -> None:
     set_device_status(session, b.device_id, "blocked")
     with pytest.raises(Forbidden):
         authenticate_device(session, b.token)
+
+
+def test_a_self_committing_insert_takes_one_trigger_and_keeps_replay_rules(
+    session: Session, now: datetime
+) -> None:
+    """The group-commit hook: its rows go through ``insert``; what it did not insert is
+    judged as a replay or a conflict against the stored row, as on the plain path."""
+    from crowdquake.storage.queries import insert_ignoring_duplicates
+
+    device = register_device(session, platform="ios", app_version="1", model_version="m", now=now)
+    seen: list[int] = []
+
+    def insert(rows: object) -> set[uuid.UUID]:
+        seen.append(len(rows))  # type: ignore[arg-type]
+        return insert_ignoring_duplicates(session, Trigger.__table__, rows)  # type: ignore[arg-type]
+
+    item = make_input(now)
+    (first,) = ingest_triggers(
+        session, device.device_id, [item], now=now, cell_resolution=7, insert=insert
+    )
+    (again,) = ingest_triggers(
+        session, device.device_id, [item], now=now, cell_resolution=7, insert=insert
+    )
+    assert first.created and not again.created and seen == [1, 1]
+    with pytest.raises(Conflict):
+        changed = make_input(now, id=item.id, score=0.2)
+        ingest_triggers(
+            session, device.device_id, [changed], now=now, cell_resolution=7, insert=insert
+        )
+    with pytest.raises(ValueError, match="exactly one"):
+        two = [make_input(now), make_input(now)]
+        ingest_triggers(session, device.device_id, two, now=now, cell_resolution=7, insert=insert)
+    assert session.scalar(select(func.count()).select_from(Trigger)) == 1

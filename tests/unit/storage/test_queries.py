@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,8 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crowdquake.storage import migrate
+from crowdquake.storage.admin import recreate_postgres_database
 from crowdquake.storage.models import Device, Trigger
-from crowdquake.storage.queries import insert_ignoring_duplicates
+from crowdquake.storage.queries import insert_committed_postgres, insert_ignoring_duplicates
+from crowdquake.storage.session import make_engine, make_session_factory
+
+PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
 
 
 def _device(session: Session, now: datetime) -> uuid.UUID:
@@ -80,3 +86,38 @@ def test_naive_datetimes_are_refused(session: Session, now: datetime) -> None:
     rows[1]["trigger_time"] = datetime(2026, 1, 1)  # naive: the point of the test
     with pytest.raises(Exception, match="naive datetime"):
         insert_ignoring_duplicates(session, Trigger.__table__, rows)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only write path (CI sets the URL)")
+def test_committed_insert_is_durable_idempotent_and_leaves_the_pool_clean(now: datetime) -> None:
+    url = recreate_postgres_database(PG_URL, "crowdquake_test_committed")
+    migrate.upgrade(url)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with make_session_factory(engine)() as session:
+            device_id = _device(session, now)
+            session.commit()
+        table = Trigger.__table__
+        rows = [_row(device_id, now, i) for i in range(5)]
+        assert insert_committed_postgres(engine, table, rows[:1]) == {rows[0]["id"]}  # type: ignore[arg-type]
+        assert insert_committed_postgres(engine, table, rows) == {r["id"] for r in rows[1:]}  # type: ignore[arg-type]
+        duplicate_in_one = [_row(device_id, now, 9)] * 2
+        assert insert_committed_postgres(engine, table, duplicate_in_one) == {  # type: ignore[arg-type]
+            duplicate_in_one[0]["id"]
+        }
+        # Durable: another engine (another connection) sees every row.
+        other = make_engine(url)
+        with other.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(Trigger)) == 6
+        other.dispose()
+        # The one pooled connection went back in transactional mode, fit for the next user.
+        with make_session_factory(engine)() as session:
+            session.add(session.get(Trigger, rows[0]["id"]))
+            assert session.connection().connection.driver_connection.autocommit is False
+            session.rollback()
+        bad = [{**_row(device_id, now, 11), "device_id": uuid.uuid4()}]  # no such device
+        with pytest.raises(Exception, match="foreign key"):
+            insert_committed_postgres(engine, table, bad)  # type: ignore[arg-type]
+        assert insert_committed_postgres(engine, table, [_row(device_id, now, 12)])  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
