@@ -30,7 +30,7 @@ test: install ## Run all tests (SQLite; PostgreSQL too when CROWDQUAKE_TEST_DATA
 test-fast: install ## Run the tests without the slow functional ones
 	$(BIN)/pytest -m "not slow"
 
-lint: install ## ruff, formatting, mypy, import layers, OpenAPI and migration drift
+lint: install ## ruff, formatting, mypy, import layers, OpenAPI drift (migration drift: make test)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crowdquake
