@@ -92,10 +92,13 @@ def run_suite(
     done: dict[int, ScenarioRun] = {}
     if jobs <= 1:
         _init_worker(name, seed, runnable)
-        for i in range(len(specs)):
-            done[i] = _run_index(i)
-            if progress is not None:
-                progress(i, specs[i])
+        try:
+            for i in range(len(specs)):
+                done[i] = _run_index(i)
+                if progress is not None:
+                    progress(i, specs[i])
+        finally:
+            _STATE.clear()  # release the populations once the run is over
     else:
         ctx = multiprocessing.get_context("spawn")  # no forked copies of caches or threads
         with ProcessPoolExecutor(

@@ -75,11 +75,19 @@ def _insert_unnest(
     """Many rows as one array per column: one short statement whatever the row count, so the
     driver parses it once (SQLAlchemy's multi-row VALUES is a new, long statement per batch
     size, and parsing it cost more than the insert; measured)."""
-    names = tuple(rows[0].keys())
-    dialect = session.get_bind().dialect
-    params = {n: _column_values(table, n, rows, dialect) for n in names}
-    result = session.connection().exec_driver_sql(_unnest_sql(table, names, key), params)
+    sql, params = _unnest_statement(table, rows, key, session.get_bind().dialect)
+    result = session.connection().exec_driver_sql(sql, params)
     return {row[0] for row in result}
+
+
+def _unnest_statement(
+    table: Table, rows: Sequence[dict[str, Any]], key: str, dialect: Dialect
+) -> tuple[str, dict[str, list[Any]]]:
+    """The unnest INSERT text and its one-array-per-column parameters."""
+    names = tuple(rows[0].keys())
+    return _unnest_sql(table, names, key), {
+        n: _column_values(table, n, rows, dialect) for n in names
+    }
 
 
 def insert_committed_postgres(
@@ -93,13 +101,12 @@ def insert_committed_postgres(
         return set()
     if not _unnest_insertable(table, rows):
         raise ValueError("rows need the same keys and no JSON column")
-    names = tuple(rows[0].keys())
-    params = {n: _column_values(table, n, rows, engine.dialect) for n in names}
+    sql, params = _unnest_statement(table, rows, key, engine.dialect)
     connection = engine.raw_connection()
     try:
         driver: Any = connection.driver_connection
         driver.autocommit = True
-        result = driver.execute(_unnest_sql(table, names, key), params).fetchall()
+        result = driver.execute(sql, params).fetchall()
         driver.autocommit = False
     except BaseException:
         connection.invalidate()  # state unknown: never hand it to the next user
