@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, json, request
 
-from crowdquake.services.errors import FieldError, InvalidInput
+from crowdquake.api.request import query_time
 from crowdquake.services.replay import collect_events
 from crowdquake.web import get_session
 
@@ -18,15 +18,7 @@ def _since() -> datetime:
     raw = request.args.get("since")
     if raw is None:
         return datetime.now(UTC) - DEFAULT_SINCE
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            "invalid query", (FieldError("since", "expected an ISO 8601 time"),)
-        ) from None
-    if value.tzinfo is None:
-        raise InvalidInput("invalid query", (FieldError("since", "a time zone is required"),))
-    return value
+    return query_time("since", raw)
 
 
 @bp.get("/events")

@@ -38,6 +38,7 @@ ERRORS = {
     "404": "Not found (or another device's resource)",
     "409": "Trigger id reused with a different body",
     "413": "Body larger than the configured limit",
+    "415": "Content-Type is not application/json (the response carries `Accept`)",
     "422": "Schema or physical-range violation; `errors` lists field paths",
     "429": "Per-device rate limit; see Retry-After",
 }
@@ -68,7 +69,7 @@ def _responses(
 
 
 AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}]
-INGEST_ERRORS = ["400", "401", "403", "413", "422", "429"]
+INGEST_ERRORS = ["400", "401", "403", "413", "415", "422", "429"]
 
 
 def build_openapi() -> dict[str, Any]:
@@ -107,7 +108,7 @@ def build_openapi() -> dict[str, Any]:
                     "requestBody": _json_body(schemas.DeviceRegistration),
                     "responses": _responses(
                         {"201": ("Registered", schemas.DeviceRegistered)},
-                        ["400", "413", "422", "429"],
+                        ["400", "413", "415", "422", "429"],
                     ),
                 }
             },
@@ -343,7 +344,7 @@ def _waveform_paths() -> dict[str, Any]:
                 },
                 "responses": _responses(
                     {"201": ("Stored", None), "200": ("Replaced", None)},
-                    ["400", "401", "403", "404", "413", "422", "429"],
+                    ["400", "401", "403", "404", "413", "415", "422", "429"],
                 ),
             }
         }

@@ -14,6 +14,20 @@ from crowdquake.services.errors import FieldError, RateLimited, ServiceError
 PROBLEM_MIME = "application/problem+json"
 
 
+def problem_document(
+    status: int, title: str, detail: str, errors: Iterable[FieldError] = (), instance: str = ""
+) -> dict[str, Any]:
+    """The problem+json body; framework-free, so a lean WSGI path renders the same document."""
+    return {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance or None,
+        "errors": [{"field": e.field, "message": e.message, "type": e.type} for e in errors],
+    }
+
+
 def problem(
     status: int,
     title: str,
@@ -21,14 +35,7 @@ def problem(
     errors: Iterable[FieldError] = (),
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        "errors": [{"field": e.field, "message": e.message, "type": e.type} for e in errors],
-    }
+    body = problem_document(status, title, detail, errors, request.path)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -46,29 +53,44 @@ def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
     return path or "body"
 
 
-class MalformedBody(Exception):
+def field_errors(exc: ValidationError, prefix: str = "") -> tuple[FieldError, ...]:
+    return tuple(
+        FieldError(field_path(err["loc"], prefix), err["msg"], err["type"]) for err in exc.errors()
+    )
+
+
+class MalformedBody(ServiceError):
     """The body is not JSON at all (400), as opposed to JSON that breaks the schema (422)."""
+
+    status = 400
+    title = "Bad request"
+
+
+class UnsupportedMediaType(ServiceError):
+    """A JSON endpoint got a body declared as something else (or not declared at all)."""
+
+    status = 415
+    title = "Unsupported media type"
 
 
 def validation_problem(exc: ValidationError) -> Response:
-    errors = [FieldError(field_path(err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
     return problem(
-        422, "Unprocessable content", "the request body does not match the schema", errors
+        422,
+        "Unprocessable content",
+        "the request body does not match the schema",
+        field_errors(exc),
     )
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, exc.errors)
+        headers = {"Accept": "application/json"} if isinstance(exc, UnsupportedMediaType) else None
+        return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response:
         return validation_problem(exc)
-
-    @app.errorhandler(MalformedBody)
-    def _malformed(exc: MalformedBody) -> Response:
-        return problem(400, "Bad request", str(exc))
 
     @app.errorhandler(RateLimited)
     def _rate_limited(exc: RateLimited) -> Response:

@@ -1,29 +1,101 @@
-"""Parsing and guarding requests: body to pydantic model, bearer token, rate limit."""
+"""Parsing and guarding requests: body to pydantic model, bearer token, rate limit.
+
+The validation rules of a request body live here and in ``schemas`` and nowhere else. The
+framework-free functions (``require_json``, ``validate_json``, ``trigger_context``,
+``parse_trigger``, ``parse_trigger_batch``) take bytes, a Content-Type and "now", and raise a
+``ServiceError`` (``MalformedBody`` 400, ``UnsupportedMediaType`` 415, ``InvalidInput`` 422) whose
+status, title, detail and field errors render as problem+json (``problems.problem_document``),
+so a lean WSGI hot path enforces exactly what the Flask views enforce.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from crowdquake.api.problems import MalformedBody
+from crowdquake.api import schemas
+from crowdquake.api.problems import MalformedBody, UnsupportedMediaType, field_errors
+from crowdquake.config import Settings
 from crowdquake.services.devices import AuthenticatedDevice, authenticate_device
-from crowdquake.services.errors import RateLimited
+from crowdquake.services.errors import FieldError, InvalidInput, RateLimited
 from crowdquake.web import container, get_session
 
 M = TypeVar("M", bound=BaseModel)
+JSON_MIME = "application/json"
 
 
-def parse_body(model: type[M], context: dict[str, Any] | None = None) -> M:
-    """Validate the JSON body: not JSON at all -> 400, JSON that breaks the schema -> 422."""
-    raw = request.get_data(cache=False)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+def require_json(content_type: str | None) -> None:
+    """415 unless the body is declared ``application/json`` (parameters such as charset allowed)."""
+    mimetype = (content_type or "").partition(";")[0].strip().lower()
+    if mimetype != JSON_MIME:
+        shown = mimetype or "none"
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_MIME} (got {shown})")
+
+
+def validate_json(model: type[M], raw: bytes, context: dict[str, Any] | None = None) -> M:
+    """Not JSON at all -> 400 ``MalformedBody``; JSON that breaks the schema -> 422 ``InvalidInput``
+    with one field error per violation."""
     try:
         return model.model_validate_json(raw, context=context)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise MalformedBody("request body is not valid JSON") from None
-        raise
+        raise InvalidInput(
+            "the request body does not match the schema", field_errors(exc)
+        ) from None
+
+
+def trigger_context(settings: Settings, now: datetime) -> dict[str, Any]:
+    """The validation context of trigger bodies: the acceptance window around ``now``."""
+    return {
+        "now": now,
+        "max_future_skew_s": settings.max_future_skew_s,
+        "max_age_s": settings.max_trigger_age_s,
+        "max_batch": settings.max_batch_triggers,
+    }
+
+
+def parse_trigger(
+    raw: bytes, content_type: str | None, settings: Settings, now: datetime
+) -> schemas.TriggerIn:
+    require_json(content_type)
+    return validate_json(schemas.TriggerIn, raw, trigger_context(settings, now))
+
+
+def parse_trigger_batch(
+    raw: bytes, content_type: str | None, settings: Settings, now: datetime
+) -> schemas.TriggerBatchIn:
+    require_json(content_type)
+    return validate_json(schemas.TriggerBatchIn, raw, trigger_context(settings, now))
+
+
+def query_time(name: str, raw: str) -> datetime:
+    """An ISO 8601 query-string time with a zone, in UTC; anything else is a 422 naming ``name``
+    (including times that exist only in another zone, such as 9999-12-31T23:59:59-01:00)."""
+
+    def invalid(message: str) -> InvalidInput:
+        return InvalidInput("invalid query", (FieldError(name, message, "datetime_parsing"),))
+
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid("expected an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise invalid("a time zone is required")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise invalid("outside the representable range of UTC times") from None
+
+
+def parse_body(model: type[M], context: dict[str, Any] | None = None) -> M:
+    """The current Flask request's body as ``model`` (415 before the body is read)."""
+    require_json(request.content_type)
+    raw = request.get_data(cache=False)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+    return validate_json(model, raw, context)
 
 
 def authenticated_device() -> AuthenticatedDevice:

@@ -9,7 +9,7 @@ validation context: ``{"now": datetime, "max_future_skew_s": float, "max_age_s":
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,6 +39,28 @@ ClockOffsetS = Annotated[
         description="True time minus device time, measured by the phone (NTP/GNSS), s",
     ),
 ]
+
+
+def check_acceptance_window(
+    value: datetime,
+    now: datetime,
+    *,
+    offset_s: float,
+    max_future_skew_s: float,
+    max_age_s: float,
+    what: str,
+) -> None:
+    """``ValueError`` (a 422 field error) unless ``value + offset_s`` lies in
+    ``[now - max_age_s, now + max_future_skew_s]``.
+
+    Works on the difference ``value - now`` (a timedelta spans ±999,999,999 days), never on
+    ``value + offset``, which overflows for times next to year 1 or 9999.
+    """
+    ahead_s = (value - now).total_seconds() + offset_s
+    if ahead_s > max_future_skew_s:
+        raise ValueError(f"{what} is more than {max_future_skew_s:g} s in the future")
+    if ahead_s < -max_age_s:
+        raise ValueError(f"{what} is older than {max_age_s:g} s")
 
 
 class StrictModel(BaseModel):
@@ -96,13 +118,14 @@ class TriggerIn(StrictModel):
         now = context.get("now")
         if now is None:
             return value
-        corrected = value + timedelta(seconds=info.data.get("clock_offset_s", 0.0))
-        skew = float(context["max_future_skew_s"])
-        age = float(context["max_age_s"])
-        if corrected > now + timedelta(seconds=skew):
-            raise ValueError(f"corrected trigger time is more than {skew:g} s in the future")
-        if corrected < now - timedelta(seconds=age):
-            raise ValueError(f"corrected trigger time is older than {age:g} s")
+        check_acceptance_window(
+            value,
+            now,
+            offset_s=info.data.get("clock_offset_s", 0.0),
+            max_future_skew_s=float(context["max_future_skew_s"]),
+            max_age_s=float(context["max_age_s"]),
+            what="corrected trigger time",
+        )
         return value
 
 

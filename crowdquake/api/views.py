@@ -8,7 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, json, request
 
 from crowdquake.api import schemas
-from crowdquake.api.request import authenticated_device, enforce_rate_limit, parse_body
+from crowdquake.api.request import (
+    authenticated_device,
+    enforce_rate_limit,
+    parse_body,
+    trigger_context,
+)
 from crowdquake.services import devices, heartbeats, triggers
 from crowdquake.web import (
     after_commit,
@@ -29,13 +34,8 @@ def _json(model: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 
 def _trigger_context() -> dict[str, Any]:
-    settings = container().settings
-    return {
-        "now": container().clock.now(),
-        "max_future_skew_s": settings.max_future_skew_s,
-        "max_age_s": settings.max_trigger_age_s,
-        "max_batch": settings.max_batch_triggers,
-    }
+    services = container()
+    return trigger_context(services.settings, services.clock.now())
 
 
 def _to_input(item: schemas.TriggerIn) -> triggers.TriggerInput:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,12 @@ from flask import Blueprint, Response
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from crowdquake.api.request import authenticated_device, parse_body
-from crowdquake.api.schemas import MAX_PHONE_PGA_MS2, StrictModel
+from crowdquake.api.schemas import (
+    MAX_CLOCK_OFFSET_S,
+    MAX_PHONE_PGA_MS2,
+    StrictModel,
+    check_acceptance_window,
+)
 from crowdquake.services import waveforms
 from crowdquake.web import container, get_session, transactional
 
@@ -24,7 +30,8 @@ MAX_WINDOWS = 15  # longest snippet, in model windows (30 s for a 2 s window)
 
 
 class WaveformIn(StrictModel):
-    """Context: ``{"sample_rate_hz": float, "channels": [str], "window_samples": int}``."""
+    """Context: ``{"sample_rate_hz": float, "channels": [str], "window_samples": int}`` and,
+    for the time check, ``{"now": datetime, "max_future_skew_s": float, "max_age_s": float}``."""
 
     sample_rate_hz: float = Field(gt=0, description="Must equal the edge model's sample rate")
     start_time: AwareDatetime
@@ -37,6 +44,24 @@ class WaveformIn(StrictModel):
         expected = (info.context or {}).get("sample_rate_hz")
         if expected is not None and not math.isclose(value, expected, rel_tol=1e-6):
             raise ValueError(f"the edge model expects {expected:g} Hz")
+        return value
+
+    @field_validator("start_time")
+    @classmethod
+    def _recent(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # The snippet's start is on the device clock and carries no offset of its own: the
+        # trigger's acceptance window, widened on both sides by the largest clock offset.
+        context: dict[str, Any] = info.context or {}
+        now = context.get("now")
+        if now is not None:
+            check_acceptance_window(
+                value,
+                now,
+                offset_s=0.0,
+                max_future_skew_s=float(context["max_future_skew_s"]) + MAX_CLOCK_OFFSET_S,
+                max_age_s=float(context["max_age_s"]) + MAX_CLOCK_OFFSET_S,
+                what="start_time",
+            )
         return value
 
     @field_validator("channels")
@@ -79,12 +104,16 @@ def _sidecar() -> Any:
 def put_waveform(trigger_id: uuid.UUID) -> Response:
     device = authenticated_device()
     sidecar = _sidecar()
+    services = container()
     body = parse_body(
         WaveformIn,
         {
             "sample_rate_hz": sidecar.sample_rate_hz,
             "channels": list(sidecar.channel_order),
             "window_samples": sidecar.window_samples,
+            "now": services.clock.now(),
+            "max_future_skew_s": services.settings.max_future_skew_s,
+            "max_age_s": services.settings.max_trigger_age_s,
         },
     )
     stored = waveforms.store_waveform(
@@ -94,7 +123,7 @@ def put_waveform(trigger_id: uuid.UUID) -> Response:
         np.asarray(body.data, dtype=np.float64),
         sample_rate_hz=body.sample_rate_hz,
         start_time=body.start_time,
-        now=container().clock.now(),
+        now=services.clock.now(),
     )
     return Response(
         f'{{"trigger_id": "{stored.trigger_id}", "n_samples": {stored.n_samples}}}',

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdquake.storage.base import Base, BigIntPK, JSONType, UTCDateTime
 
-# "held": the detector found a candidate whose evidence is not trustworthy enough for an automatic
-# alert (dominated by low-trust devices, or lacking independent corroboration); it stays visible in the
-# events API and waits for an operator to release or reject it.
+# "held": the detector found a candidate whose evidence is not trustworthy enough for an
+# automatic alert (dominated by low-trust devices, or lacking independent corroboration); it stays
+# visible in the events API and waits for an operator to release or reject it.
 EVENT_STATUSES = ("candidate", "confirmed", "held", "rejected", "cancelled", "merged")
 ALERT_LEVELS = ("be_aware", "take_action")
 
