@@ -12,6 +12,16 @@ import click
 
 from crowdquake.cli.common import load_settings
 
+# The heavy imports of create_app (its blueprints import the services, domain and storage).
+APP_MODULES = (
+    "crowdquake.app",
+    "crowdquake.api.alerts",
+    "crowdquake.api.events",
+    "crowdquake.api.ops",
+    "crowdquake.api.views",
+    "crowdquake.api.waveforms",
+)
+
 
 @click.command()
 @click.option("--bind", help="host:port (default CROWDQUAKE_BIND, 127.0.0.1:8000)")
@@ -34,7 +44,8 @@ def serve(bind: str | None, workers: int | None, threads: int | None, upgrade: b
     n_threads: int = threads or settings.web_threads
     settings = dataclasses.replace(settings, web_workers=n_workers, web_threads=n_threads)
     # Aggregate /metrics across worker processes (prometheus_client multiprocess mode).
-    metrics_dir = Path(settings.instance_dir).resolve() / f"prometheus-{os.getpid()}"
+    master_pid = os.getpid()
+    metrics_dir = Path(settings.instance_dir).resolve() / f"prometheus-{master_pid}"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
@@ -51,6 +62,10 @@ def serve(bind: str | None, workers: int | None, threads: int | None, upgrade: b
                 "loglevel": settings.log_level.lower(),
                 "timeout": 30,
                 "keepalive": 5,
+                "child_exit": _forget_worker_metrics,
+                # gunicorn >= 25 opens a control socket at one per-user path by default: two
+                # instances on one host would take it from each other. Not used by crowdquake.
+                "control_socket_disable": True,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -60,8 +75,34 @@ def serve(bind: str | None, workers: int | None, threads: int | None, upgrade: b
 
             return create_app(settings)
 
+    _import_app_modules()
     click.echo(f"crowdquake API listening on http://{bind} ({n_workers} workers)", err=True)
     try:
         Application().run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        # gunicorn forks its workers from inside run(): a worker that exits (HUP reload, timeout,
+        # a kill) unwinds through this block too. Only the master may remove the folder the
+        # other workers still write to.
+        if os.getpid() == master_pid:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _import_app_modules() -> None:
+    """Import the application's modules in the master, before gunicorn forks.
+
+    Importing them takes seconds (numpy, scipy, h3, pydantic models); building the app from them
+    takes milliseconds. Workers forked after this boot at once, so a HUP reload or the
+    replacement of a dead worker leaves no gap in which queued requests wait for imports. The
+    app itself (engine, pools, threads) is still built in each worker after the fork.
+    """
+    import importlib
+
+    for name in APP_MODULES:
+        importlib.import_module(name)
+
+
+def _forget_worker_metrics(_server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit`` hook (runs in the master): drop the dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
