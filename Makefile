@@ -5,21 +5,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+# Every dependency pinned (dev + sim extras). Whoever changes dependencies in pyproject.toml runs
+# `make lock` and commits requirements.lock with that change.
+LOCK := requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
+.PHONY: help install lock wheel demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
 	bench-pipeline bench-association bench-edge evaluate edge-model edge-evaluate clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev,sim]'
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install crowdquake with its dev tools
+install: $(STAMP) ## Create .venv and install crowdquake with dev tools and the simulator (pinned)
+
+lock: ## Re-pin all dependencies into requirements.lock (after changing pyproject.toml)
+	test -x $(BIN)/pip-compile || ($(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q pip-tools)
+	$(BIN)/pip-compile --extra dev --extra sim --strip-extras --no-header --quiet \
+		-o $(LOCK) pyproject.toml
+	@echo "requirements.lock updated: commit it with the pyproject.toml change"
+
+wheel: install ## Build dist/crowdquake-*.whl (ships migrations and the default edge model)
+	rm -rf build dist
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 demo: install ## Start API + worker on embedded defaults and replay an earthquake through HTTP
 	$(BIN)/crowdquake demo
@@ -65,11 +78,12 @@ bench-ingest: $(BENCH_STAMP) ## Ingest throughput/latency on gunicorn + PostgreS
 bench-pipeline: $(BENCH_STAMP) ## HTTP -> event -> alert latency and sustained trigger rate
 	$(BIN)/crowdquake bench pipeline
 
-# PyOcto (a baseline) pins numpy<2 on Python 3.11, so it lives in its own virtualenv.
+# PyOcto (a baseline) pins numpy<2 on Python 3.11 (the supported Python; the service runs on
+# numpy 2), so it lives in its own virtualenv.
 .venv-bench/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install -q --upgrade pip
-	.venv-bench/bin/pip install -q -e '.[dev,bench]'
+	.venv-bench/bin/pip install -q -e '.[dev,sim,bench]'
 	@touch $@
 
 bench-association: .venv-bench/.installed ## Streaming association cost and speed vs PyOcto
@@ -84,7 +98,7 @@ evaluate: .venv-bench/.installed ## Standard suite, ours vs MyShake, count test 
 .venv-train/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-train
 	.venv-train/bin/pip install -q --upgrade pip
-	.venv-train/bin/pip install -q -e '.[dev,train]'
+	.venv-train/bin/pip install -q -e '.[dev,sim,train]'
 	@touch $@
 
 edge-model: .venv-train/.installed ## Retrain the edge model end to end (TensorFlow in .venv-train)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-# The shipped model lives next to the source tree (the package is installed editable).
+# The shipped model is package data of the top-level ``edge_model`` package (a checkout or the
+# installed wheel alike).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "edge_model"
 DEFAULT_MODEL_NAME = "quake_cnn_v1.tflite"
 

@@ -55,6 +55,14 @@ class LazyGroup(click.Group):
             raise TypeError(f"{target} is not a click command")
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        from crowdquake.sim.extras import MissingExtraError
+
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as exc:
+            raise click.ClickException(str(exc)) from None
+
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS)
 @click.version_option(__version__, prog_name="crowdquake")

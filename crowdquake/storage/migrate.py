@@ -1,4 +1,9 @@
-"""Run the Alembic migrations in ``migrations/`` programmatically (CLI and tests)."""
+"""Run the Alembic migrations programmatically (CLI and tests).
+
+The migrations live in ``migrations/`` at the top of a source checkout; a built wheel ships the
+same files as package data in ``crowdquake/migrations/`` (``setup.py`` copies them), so
+``pip install crowdquake && crowdquake db upgrade`` works outside a checkout.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,29 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+PACKAGED_DIR = Path(__file__).resolve().parents[1] / "migrations"  # installed wheel
+CHECKOUT_DIR = Path(__file__).resolve().parents[2] / "migrations"  # source checkout (editable)
+
+
+def migrations_dir() -> Path:
+    """The checkout's migrations when running from one, else the copy inside the package."""
+    for candidate in (CHECKOUT_DIR, PACKAGED_DIR):
+        if (candidate / "alembic.ini").is_file() and (candidate / "versions").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"no migrations in {CHECKOUT_DIR} or {PACKAGED_DIR}: reinstall crowdquake "
+        "(the wheel ships them as package data)"
+    )
 
 
 def alembic_config(database_url: str | None = None, connection: Connection | None = None) -> Config:
-    if not (MIGRATIONS_DIR / "alembic.ini").exists():
-        raise FileNotFoundError(
-            f"{MIGRATIONS_DIR} not found: run from a source checkout (pip install -e .)"
-        )
-    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    directory = migrations_dir()
+    config = Config(str(directory / "alembic.ini"))
     config.attributes["configure_logging"] = False
+    if directory == PACKAGED_DIR:
+        # alembic.ini puts the checkout root on sys.path; inside site-packages that would be
+        # the crowdquake package itself, whose modules must not shadow top-level names.
+        config.set_main_option("prepend_sys_path", "")
     if database_url:
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     if connection is not None:
