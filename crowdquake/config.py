@@ -35,6 +35,10 @@ class Settings:
     max_batch_triggers: int = 500
     rate_limit_per_minute: int = 120
     registration_rate_limit_per_minute: int = 600
+    trusted_proxy_hops: int = 0
+    max_request_line_bytes: int = 4094
+    max_request_headers: int = 100
+    max_request_header_bytes: int = 8190
     auth_cache_ttl_s: float = 10.0
     ingest_group_commit: bool = True
     # Trigger acceptance window
@@ -124,6 +128,9 @@ def _check_positive(settings: Settings) -> None:
         "max_batch_triggers",
         "rate_limit_per_minute",
         "registration_rate_limit_per_minute",
+        "max_request_line_bytes",
+        "max_request_headers",
+        "max_request_header_bytes",
         "max_trigger_age_s",
         "active_heartbeat_max_age_s",
         "broker_poll_interval_s",
@@ -132,6 +139,8 @@ def _check_positive(settings: Settings) -> None:
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if settings.trusted_proxy_hops < 0:
+        raise ValueError(f"{ENV_PREFIX}TRUSTED_PROXY_HOPS must be 0 (no proxy) or more")
     if not 0 <= settings.heartbeat_cell_resolution <= 15:
         raise ValueError(f"{ENV_PREFIX}HEARTBEAT_CELL_RESOLUTION must be an H3 resolution 0-15")
 
@@ -149,8 +158,15 @@ SETTINGS_DOC: dict[str, str] = {
     "web_threads": "threads per gunicorn worker (>1 selects the gthread worker)",
     "max_request_bytes": "Largest request body accepted; larger is 413",
     "max_batch_triggers": "Most triggers in one `POST /api/v1/triggers:batch`",
-    "rate_limit_per_minute": "Requests per device per minute on ingest endpoints; more is 429",
-    "registration_rate_limit_per_minute": "Device registrations per client IP per minute",
+    "rate_limit_per_minute": "Requests per device in any 60 s (sliding window) on ingest "
+    "endpoints; more is 429",
+    "registration_rate_limit_per_minute": "Device registrations per client IP in any 60 s "
+    "(sliding window)",
+    "trusted_proxy_hops": "Reverse proxies in front of the API whose `X-Forwarded-For` / "
+    "`X-Forwarded-Proto` are trusted (0: none, the peer address is the client's)",
+    "max_request_line_bytes": "Longest request line `crowdquake serve` reads; longer is 414",
+    "max_request_headers": "Most request header fields; more is 431",
+    "max_request_header_bytes": "Largest request header field; larger is 431",
     "auth_cache_ttl_s": "Seconds a verified device token is cached per web process (0: off); "
     "blocking a device takes effect within this time",
     "ingest_group_commit": "PostgreSQL: `POST /api/v1/triggers` inserts through a group commit, "
