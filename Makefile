@@ -104,8 +104,8 @@ evaluate: .venv-bench/.installed ## Standard suite, ours vs MyShake, count test 
 edge-model: .venv-train/.installed ## Retrain the edge model end to end (TensorFlow in .venv-train)
 	.venv-train/bin/python -m edge_model.train
 
-edge-evaluate: install ## Evaluate the shipped edge model with the LiteRT runtime only
-	$(BIN)/python -m edge_model.evaluate --json out/edge_evaluation.json
+edge-evaluate: .venv-train/.installed ## Evaluate the shipped edge model (LiteRT runtime; real data packages from [train])
+	.venv-train/bin/python -m edge_model.evaluate --json out/edge_evaluation.json
 
 clean: ## Remove the virtualenvs, caches and the embedded instance/ data
 	rm -rf $(VENV) .venv-* instance .pytest_cache .mypy_cache .ruff_cache

