@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from crowdquake.cli import gunicorn_edge
 from crowdquake.cli.common import load_settings
 
 # The heavy imports of create_app (its blueprints import the services, domain and storage).
@@ -66,9 +67,11 @@ def serve(bind: str | None, workers: int | None, threads: int | None, upgrade: b
                 # gunicorn >= 25 opens a control socket at one per-user path by default: two
                 # instances on one host would take it from each other. Not used by crowdquake.
                 "control_socket_disable": True,
+                **gunicorn_edge.gunicorn_options(settings),  # 414/431 limits
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
+            gunicorn_edge.install(settings)  # problem+json for 414/431/400, no Server header
 
         def load(self) -> Any:
             from crowdquake.app import create_app
