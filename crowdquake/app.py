@@ -29,6 +29,7 @@ def create_app(
     from crowdquake.api.metrics import Metrics
     from crowdquake.api.problems import register_error_handlers
     from crowdquake.api.ratelimit import make_rate_limiter
+    from crowdquake.fdsn import views as fdsn_views
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -74,6 +75,7 @@ def create_app(
     app.register_blueprint(alerts.bp)
     app.register_blueprint(waveforms.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(fdsn_views.bp)
     # Outermost WSGI layer (trusted proxies, security headers): keep it last.
     app.wsgi_app = middleware.wrap(app.wsgi_app, settings)  # type: ignore[method-assign,assignment]
     return app

@@ -56,6 +56,11 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_timeout_s: float = 5.0
     cap_sender: str = "crowdquake@localhost"
+    # Publication (FDSN event service, feeds)
+    catalog_name: str = "crowdquake"
+    quakeml_authority: str = "crowdquake.invalid"
+    fdsn_max_events: int = 20000
+    feed_cache_s: float = 5.0
     # Edge model
     edge_model_path: str = ""
     # Embedded broker
@@ -136,6 +141,8 @@ def _check_positive(settings: Settings) -> None:
         "broker_poll_interval_s",
         "detection_tick_s",
         "redrive_after_s",
+        "fdsn_max_events",
+        "feed_cache_s",
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
@@ -185,6 +192,13 @@ SETTINGS_DOC: dict[str, str] = {
     "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
     "webhook_timeout_s": "Timeout of one webhook delivery attempt",
     "cap_sender": "`sender` of the CAP 1.2 documents at /api/v1/alerts/{id}.cap",
+    "catalog_name": "Catalogue, contributor and agency name in the FDSN event service, QuakeML "
+    "and the feeds",
+    "quakeml_authority": "Authority of the QuakeML resource identifiers (`smi:<authority>/...`); "
+    "set it to a domain you control, identifiers must stay stable",
+    "fdsn_max_events": "Most events one `/fdsnws/event/1/query` may return; more is 413",
+    "feed_cache_s": "Seconds a rendered GeoJSON feed is reused (per web process) before it is "
+    "rebuilt; also its `Cache-Control: max-age`",
     "edge_model_path": "The .tflite the server scores waveforms with (its sidecar is the same "
     "name with .json). Default: the shipped edge_model/quake_cnn_v1.tflite",
     "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",

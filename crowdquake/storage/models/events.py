@@ -44,7 +44,13 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_events_region_updated", "region_key", "updated_at"),)
+    __table_args__ = (
+        Index("ix_events_region_updated", "region_key", "updated_at"),
+        # The published catalogue (FDSN event service, feeds): join to the preferred revision,
+        # and "updated after" for consumers that sync.
+        Index("ix_events_preferred_revision", "preferred_revision_id"),
+        Index("ix_events_updated_at", "updated_at"),
+    )
 
 
 class EventRevision(Base):
@@ -73,7 +79,11 @@ class EventRevision(Base):
     # and the start of its end-to-end latency.
     data_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("event_id", "version", name="uq_event_revisions_version"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "version", name="uq_event_revisions_version"),
+        # Time windows of the published catalogue, newest first.
+        Index("ix_event_revisions_origin_time", "origin_time"),
+    )
 
 
 class EventTrigger(Base):

@@ -1,0 +1,1 @@
+"""The FDSN event web service (fdsnws-event 1.2) blueprint."""

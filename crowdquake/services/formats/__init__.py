@@ -1,0 +1,1 @@
+"""Output formats of the published catalogue (pure: data in, bytes out)."""

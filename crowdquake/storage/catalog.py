@@ -1,0 +1,253 @@
+"""SQL of the published catalogue: events with their preferred revision, filtered as the FDSN
+event service, the GeoJSON feeds and ``/api/v1/events`` ask.
+
+Every filter is on the preferred revision (the event's current estimate), joined through
+``events.preferred_revision_id``. Distances for the radius filter are great-circle angles in
+degrees from the haversine formula, computed in SQL so that ``LIMIT``/``OFFSET`` apply to the
+exact selection (PostgreSQL and SQLite >= 3.35 both have the trigonometric functions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from crowdquake.storage.models import AuditLog, Event, EventRevision, EventTrigger, Trigger
+
+OrderBy = Literal["time", "time-asc", "magnitude", "magnitude-asc", "updated"]
+# Statuses that are a catalogue entry (a merged event lives on in its survivor).
+LISTED_STATUSES = ("candidate", "held", "confirmed", "rejected", "cancelled")
+WITHDRAWN_STATUSES = ("rejected", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Selection of events by their preferred revision; ``None`` means no bound.
+
+    Units: degrees for positions and radii, kilometres for depth, UTC datetimes for times.
+    ``min_lon > max_lon`` selects a box that crosses the antimeridian.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    min_lat: float | None = None
+    max_lat: float | None = None
+    min_lon: float | None = None
+    max_lon: float | None = None
+    centre: tuple[float, float] | None = None  # (lat_deg, lon_deg) of the radius filter
+    min_radius_deg: float = 0.0
+    max_radius_deg: float = 180.0
+    min_depth_km: float | None = None
+    max_depth_km: float | None = None
+    min_magnitude: float | None = None
+    max_magnitude: float | None = None
+    public_id: str | None = None
+    updated_after: datetime | None = None
+    statuses: tuple[str, ...] = LISTED_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    event: Event
+    preferred: EventRevision
+
+
+def great_circle_deg(
+    lat_deg: Any, lon_deg: Any, lat0_deg: float, lon0_deg: float
+) -> ColumnElement[float]:
+    """Haversine central angle in degrees between columns and a point, as a SQL expression."""
+    dlat = func.radians(lat_deg - lat0_deg)
+    dlon = func.radians(lon_deg - lon0_deg)
+    a = func.pow(func.sin(dlat / 2.0), 2) + func.cos(func.radians(lat_deg)) * func.cos(
+        func.radians(literal(lat0_deg))
+    ) * func.pow(func.sin(dlon / 2.0), 2)
+    # Capped at 1: rounding can put ``a`` just above 1 for antipodal points, outside asin.
+    capped = case((a > 1.0, 1.0), else_=a)
+    return func.degrees(2.0 * func.asin(func.sqrt(capped)))
+
+
+def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
+    rev = EventRevision
+    out: list[ColumnElement[bool]] = [Event.status.in_(f.statuses)]
+    if f.public_id is not None:
+        out.append(Event.public_id == f.public_id)
+    if f.start is not None:
+        out.append(rev.origin_time >= f.start)
+    if f.end is not None:
+        out.append(rev.origin_time <= f.end)
+    if f.min_lat is not None:
+        out.append(rev.lat_deg >= f.min_lat)
+    if f.max_lat is not None:
+        out.append(rev.lat_deg <= f.max_lat)
+    if f.min_lon is not None and f.max_lon is not None and f.min_lon > f.max_lon:
+        out.append(or_(rev.lon_deg >= f.min_lon, rev.lon_deg <= f.max_lon))
+    else:
+        if f.min_lon is not None:
+            out.append(rev.lon_deg >= f.min_lon)
+        if f.max_lon is not None:
+            out.append(rev.lon_deg <= f.max_lon)
+    if f.min_depth_km is not None:
+        out.append(rev.depth_km >= f.min_depth_km)
+    if f.max_depth_km is not None:
+        out.append(rev.depth_km <= f.max_depth_km)
+    if f.min_magnitude is not None:
+        out.append(rev.magnitude >= f.min_magnitude)
+    if f.max_magnitude is not None:
+        out.append(rev.magnitude <= f.max_magnitude)
+    if f.updated_after is not None:
+        out.append(Event.updated_at > f.updated_after)
+    if f.centre is not None:
+        lat0, lon0 = f.centre
+        # A latitude band first: plain comparisons an index or a cheap scan can use.
+        out.append(rev.lat_deg.between(lat0 - f.max_radius_deg, lat0 + f.max_radius_deg))
+        distance = great_circle_deg(rev.lat_deg, rev.lon_deg, lat0, lon0)
+        if f.max_radius_deg < 180.0:
+            out.append(distance <= f.max_radius_deg)
+        if f.min_radius_deg > 0.0:
+            out.append(distance >= f.min_radius_deg)
+    return out
+
+
+def _selection(f: EventFilter) -> Select[Event, EventRevision]:
+    return (
+        select(Event, EventRevision)
+        .join(EventRevision, EventRevision.id == Event.preferred_revision_id)
+        .where(and_(*_conditions(f)))
+    )
+
+
+def _ordered(
+    stmt: Select[Event, EventRevision], order: OrderBy
+) -> Select[Event, EventRevision]:
+    rev = EventRevision
+    if order == "time-asc":
+        return stmt.order_by(rev.origin_time.asc(), Event.public_id)
+    if order == "magnitude":
+        return stmt.order_by(rev.magnitude.desc().nulls_last(), rev.origin_time.desc())
+    if order == "magnitude-asc":
+        return stmt.order_by(rev.magnitude.asc().nulls_last(), rev.origin_time.asc())
+    if order == "updated":
+        return stmt.order_by(Event.updated_at.desc(), Event.public_id)
+    return stmt.order_by(rev.origin_time.desc(), Event.public_id)
+
+
+def find_events(
+    session: Session,
+    f: EventFilter,
+    *,
+    order: OrderBy = "time",
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CatalogRow]:
+    """Events matching ``f`` with their preferred revision, ordered, then ``offset``/``limit``."""
+    stmt = _ordered(_selection(f), order).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [CatalogRow(event, rev) for event, rev in session.execute(stmt)]
+
+
+def explain_sql(session: Session, f: EventFilter, *, order: OrderBy, limit: int) -> str:
+    """The statement of :func:`find_events`, literal values bound, for ``EXPLAIN``."""
+    stmt = _ordered(_selection(f), order).limit(limit)
+    return str(
+        stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    )
+
+
+def last_modified(session: Session, f: EventFilter) -> datetime | None:
+    """Newest ``updated_at`` among the events matching ``f``."""
+    stmt = (
+        select(func.max(Event.updated_at))
+        .join(EventRevision, EventRevision.id == Event.preferred_revision_id)
+        .where(and_(*_conditions(f)))
+    )
+    value: datetime | None = session.scalar(stmt)
+    return value
+
+
+def revisions_of(
+    session: Session, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[EventRevision]]:
+    """Every revision of the given events, oldest first."""
+    out: dict[uuid.UUID, list[EventRevision]] = {i: [] for i in event_ids}
+    if not event_ids:
+        return out
+    rows = session.scalars(
+        select(EventRevision)
+        .where(EventRevision.event_id.in_(event_ids))
+        .order_by(EventRevision.event_id, EventRevision.version)
+    )
+    for rev in rows:
+        out[rev.event_id].append(rev)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """A trigger explained by an event: the pick of a phase at a (coarsened) place."""
+
+    trigger_id: uuid.UUID
+    phase: str
+    residual_s: float
+    trigger_time: datetime
+    cell: str
+
+
+def associations_of(
+    session: Session, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Association]]:
+    """The triggers associated with each event, by trigger time."""
+    out: dict[uuid.UUID, list[Association]] = {i: [] for i in event_ids}
+    if not event_ids:
+        return out
+    rows = session.execute(
+        select(
+            EventTrigger.event_id,
+            EventTrigger.trigger_id,
+            EventTrigger.phase,
+            EventTrigger.residual_s,
+            Trigger.trigger_time,
+            Trigger.cell,
+        )
+        .join(Trigger, Trigger.id == EventTrigger.trigger_id)
+        .where(EventTrigger.event_id.in_(event_ids))
+        .order_by(EventTrigger.event_id, Trigger.trigger_time, Trigger.id)
+    )
+    for r in rows:
+        out[r.event_id].append(
+            Association(r.trigger_id, r.phase, r.residual_s, r.trigger_time, r.cell)
+        )
+    return out
+
+
+def reviewed_events(session: Session, public_ids: Sequence[str]) -> set[str]:
+    """Public ids of the events an operator acted on (an ``audit_log`` row targets them)."""
+    if not public_ids:
+        return set()
+    rows = session.scalars(
+        select(AuditLog.target_id).where(AuditLog.target_id.in_(public_ids)).distinct()
+    )
+    return set(rows)
+
+
+__all__ = [
+    "LISTED_STATUSES",
+    "WITHDRAWN_STATUSES",
+    "Association",
+    "CatalogRow",
+    "EventFilter",
+    "OrderBy",
+    "associations_of",
+    "explain_sql",
+    "find_events",
+    "great_circle_deg",
+    "last_modified",
+    "reviewed_events",
+    "revisions_of",
+]
