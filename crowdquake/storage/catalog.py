@@ -122,9 +122,7 @@ def _selection(f: EventFilter) -> Select[Event, EventRevision]:
     )
 
 
-def _ordered(
-    stmt: Select[Event, EventRevision], order: OrderBy
-) -> Select[Event, EventRevision]:
+def _ordered(stmt: Select[Event, EventRevision], order: OrderBy) -> Select[Event, EventRevision]:
     rev = EventRevision
     if order == "time-asc":
         return stmt.order_by(rev.origin_time.asc(), Event.public_id)
