@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from crowdquake import __version__
-from crowdquake.api import alert_schemas, schemas
+from crowdquake.api import alert_schemas, event_schemas, schemas
 
 CHECKED_IN = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{model}"
@@ -81,7 +81,7 @@ def build_openapi() -> dict[str, Any]:
                 if m.__name__.endswith("In") or m.__name__ == "DeviceRegistration"
                 else "serialization",
             )
-            for m in [*_MODELS, *alert_schemas.MODELS]
+            for m in [*_MODELS, *alert_schemas.MODELS, *event_schemas.MODELS]
         ],
         ref_template=REF,
     )
@@ -289,33 +289,98 @@ def _alert_paths() -> dict[str, Any]:
 
 
 def _event_paths() -> dict[str, Any]:
+    from crowdquake.api.event_schemas import DEFAULT_PAGE, MAX_PAGE, EventPage
+    from crowdquake.services.feeds import LEVELS, PERIODS
+
+    problem = {"application/problem+json": {"schema": _ref(schemas.Problem)}}
+    feed_names = [f"{level}_{period}" for level in LEVELS for period in PERIODS] + list(PERIODS)
     return {
         "/events": {
             "get": {
-                "summary": "Detected earthquakes (candidate or confirmed) with every revision",
+                "summary": "Detected earthquakes (candidate, held, confirmed), a page at a time",
+                "description": "Each event carries the numbers of its preferred (current) "
+                "revision; `include=revisions` adds every revision. Oldest first by creation "
+                "time; follow `next_cursor` until it is null. Rate-limited per client IP.",
                 "operationId": "listEvents",
                 "parameters": [
                     {
                         "name": "since",
                         "in": "query",
                         "required": False,
-                        "description": "Events created at or after this ISO 8601 time "
-                        "(default: the last 24 h)",
+                        "description": "Events created at or after this ISO 8601 time with a "
+                        "zone (default: the last 24 h)",
                         "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "Events per page",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_PAGE,
+                            "default": DEFAULT_PAGE,
+                        },
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "description": "`next_cursor` of the previous page (send the same "
+                        "`since`); a cursor this server did not issue is 422",
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    {
+                        "name": "include",
+                        "in": "query",
+                        "required": False,
+                        "description": "`revisions`: every revision of each event",
+                        "schema": {"type": "string", "enum": ["revisions"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "One page of events",
+                        "content": {"application/json": {"schema": _ref(EventPage)}},
+                    },
+                    "422": {"description": ERRORS["422"], "content": problem},
+                    "429": {
+                        "description": "Per-IP rate limit; see Retry-After",
+                        "content": problem,
+                    },
+                },
+            }
+        },
+        "/feeds/{feed}.geojson": {
+            "get": {
+                "summary": "USGS-style GeoJSON summary feed of the past hour, day, week or month",
+                "description": "`{level}_{period}` with level `all` or a minimum magnitude "
+                "(`1.0`, `2.5`, `4.5`), or just `{period}` (= all). A FeatureCollection with "
+                "`metadata`, `bbox` and one Feature per event (coordinates: longitude, "
+                "latitude, depth km; `time`/`updated` in ms since the epoch). Rebuilt at most "
+                "every CROWDQUAKE_FEED_CACHE_S seconds per web process; ETag and "
+                "Last-Modified change only when the content does; conditional GETs "
+                "(If-None-Match, If-Modified-Since) get 304.",
+                "operationId": "getFeed",
+                "parameters": [
+                    {
+                        "name": "feed",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": feed_names},
                     }
                 ],
                 "responses": {
                     "200": {
-                        "description": '`{"events": [...]}` in the `crowdquake replay` format',
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "description": "GeoJSON FeatureCollection (USGS feed layout)",
+                        "content": {"application/geo+json": {"schema": {"type": "object"}}},
                     },
-                    "422": {
-                        "description": ERRORS["422"],
-                        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
-                    },
+                    "304": {"description": "Not modified (conditional GET)"},
+                    "404": {"description": "Unknown feed name", "content": problem},
                 },
             }
-        }
+        },
     }
 
 

@@ -161,9 +161,14 @@ def replay_over_http(
     time.sleep(settle_s)
     with httpx.Client(base_url=base, timeout=10) as http:
         since = (started - timedelta(minutes=10)).isoformat()
-        report.events = (
-            http.get("/events", params={"since": since}).raise_for_status().json()["events"]
-        )
+        params = {"since": since, "include": "revisions", "limit": "500"}
+        report.events = []
+        while True:
+            page = http.get("/events", params=params).raise_for_status().json()
+            report.events.extend(page["events"])
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
     return report
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crowdquake.storage.models import AuditLog, Event, EventRevision, EventTrigger, Trigger
 
-OrderBy = Literal["time", "time-asc", "magnitude", "magnitude-asc", "updated"]
+OrderBy = Literal["time", "time-asc", "magnitude", "magnitude-asc", "updated", "created"]
 # Statuses that are a catalogue entry (a merged event lives on in its survivor).
 LISTED_STATUSES = ("candidate", "held", "confirmed", "rejected", "cancelled")
 WITHDRAWN_STATUSES = ("rejected", "cancelled")
@@ -49,6 +49,9 @@ class EventFilter:
     max_magnitude: float | None = None
     public_id: str | None = None
     updated_after: datetime | None = None
+    created_since: datetime | None = None
+    # Keyset cursor of the "created" order: events after this (created_at, public_id).
+    created_after: tuple[datetime, str] | None = None
     statuses: tuple[str, ...] = LISTED_STATUSES
 
 
@@ -102,6 +105,16 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
         out.append(rev.magnitude <= f.max_magnitude)
     if f.updated_after is not None:
         out.append(Event.updated_at > f.updated_after)
+    if f.created_since is not None:
+        out.append(Event.created_at >= f.created_since)
+    if f.created_after is not None:
+        at, public_id = f.created_after
+        out.append(
+            or_(
+                Event.created_at > at,
+                and_(Event.created_at == at, Event.public_id > public_id),
+            )
+        )
     if f.centre is not None:
         lat0, lon0 = f.centre
         # A latitude band first: plain comparisons an index or a cheap scan can use.
@@ -130,6 +143,8 @@ def _ordered(stmt: Select[Event, EventRevision], order: OrderBy) -> Select[Event
         return stmt.order_by(rev.magnitude.desc().nulls_last(), rev.origin_time.desc())
     if order == "magnitude-asc":
         return stmt.order_by(rev.magnitude.asc().nulls_last(), rev.origin_time.asc())
+    if order == "created":
+        return stmt.order_by(Event.created_at.asc(), Event.public_id.asc())
     if order == "updated":
         return stmt.order_by(Event.updated_at.desc(), Event.public_id)
     return stmt.order_by(rev.origin_time.desc(), Event.public_id)

@@ -1,4 +1,4 @@
-"""catalog indexes: origin time of revisions, preferred revision and update time of events
+"""catalog indexes: origin time of revisions, preferred revision, update and creation time of events
 
 Revision ID: 5c1a7e9b2d40
 Revises: 417fba13f94d
@@ -21,10 +21,12 @@ def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_preferred_revision', ['preferred_revision_id'], unique=False)
         batch_op.create_index('ix_events_updated_at', ['updated_at'], unique=False)
+        batch_op.create_index('ix_events_created_at', ['created_at', 'public_id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_created_at')
         batch_op.drop_index('ix_events_updated_at')
         batch_op.drop_index('ix_events_preferred_revision')
     with op.batch_alter_table('event_revisions', schema=None) as batch_op:

@@ -50,6 +50,8 @@ class Event(Base):
         # and "updated after" for consumers that sync.
         Index("ix_events_preferred_revision", "preferred_revision_id"),
         Index("ix_events_updated_at", "updated_at"),
+        # /api/v1/events pages by creation time.
+        Index("ix_events_created_at", "created_at", "public_id"),
     )
 
 
