@@ -8,6 +8,11 @@ BENCH_STAMP := $(VENV)/.installed-bench
 # Every dependency pinned (dev + sim extras). Whoever changes dependencies in pyproject.toml runs
 # `make lock` and commits requirements.lock with that change.
 LOCK := requirements.lock
+# Console front end: npm packages (package-lock.json) copied into our own static folder.
+VENDOR := crowdquake/console/static/vendor
+NPM_STAMP := node_modules/.installed
+# Headless Chromium for the browser tests, from Debian's packages (no browser download).
+BROWSER_STAMP := $(VENV)/.installed-browser
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock wheel demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
@@ -22,7 +27,27 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install -q -c $(LOCK) -e '.[dev,sim]'
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install crowdquake with dev tools and the simulator (pinned)
+$(NPM_STAMP): package.json package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/
+	cp node_modules/leaflet/dist/images/*.png $(VENDOR)/images/
+	cp node_modules/leaflet/LICENSE $(VENDOR)/LICENSE.leaflet
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/LICENSE.chartjs
+	cp node_modules/topojson-client/dist/topojson-client.min.js $(VENDOR)/
+	cp node_modules/topojson-client/LICENSE $(VENDOR)/LICENSE.topojson-client
+	cp node_modules/world-atlas/countries-50m.json $(VENDOR)/
+	cp node_modules/world-atlas/LICENSE $(VENDOR)/LICENSE.world-atlas
+	@touch $@
+
+$(BROWSER_STAMP):
+	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	@touch $@
+
+install: $(STAMP) $(NPM_STAMP) $(BROWSER_STAMP) ## Create .venv and install crowdquake with dev tools and the simulator (pinned), console assets (npm), Chromium
 
 lock: ## Re-pin all dependencies into requirements.lock (after changing pyproject.toml)
 	test -x $(BIN)/pip-compile || ($(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q pip-tools)
@@ -108,4 +133,4 @@ edge-evaluate: .venv-train/.installed ## Evaluate the shipped edge model (LiteRT
 	.venv-train/bin/python -m edge_model.evaluate --json out/edge_evaluation.json
 
 clean: ## Remove the virtualenvs, caches and the embedded instance/ data
-	rm -rf $(VENV) .venv-* instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* instance node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

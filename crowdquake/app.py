@@ -24,6 +24,7 @@ def create_app(
     session_factory: object | None = None,
 ) -> Flask:
     """Build the app. Tests may pass a ``session_factory`` bound to a rolled-back connection."""
+    from crowdquake import console
     from crowdquake.api import alerts, events, feeds, middleware, ops, views, waveforms
     from crowdquake.api.auth_cache import DeviceAuthCache
     from crowdquake.api.metrics import Metrics
@@ -77,6 +78,7 @@ def create_app(
     app.register_blueprint(ops.bp)
     app.register_blueprint(fdsn_views.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(console.bp)
     # Outermost WSGI layer (trusted proxies, security headers): keep it last.
     app.wsgi_app = middleware.wrap(app.wsgi_app, settings)  # type: ignore[method-assign,assignment]
     return app

@@ -65,6 +65,13 @@ class Settings:
     edge_model_path: str = ""
     # Embedded broker
     broker_poll_interval_s: float = 0.05
+    # Operator console
+    console_secure_cookies: bool = True
+    console_tile_url: str = ""
+    console_login_rate_limit_per_minute: int = 10
+    console_lockout_failures: int = 5
+    console_lockout_s: float = 900.0
+    console_session_hours: float = 12.0
     # Misc
     log_level: str = "INFO"
     secret_key: str = field(default="dev-only-change-me", repr=False)
@@ -143,6 +150,10 @@ def _check_positive(settings: Settings) -> None:
         "redrive_after_s",
         "fdsn_max_events",
         "feed_cache_s",
+        "console_login_rate_limit_per_minute",
+        "console_lockout_failures",
+        "console_lockout_s",
+        "console_session_hours",
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
@@ -202,6 +213,15 @@ SETTINGS_DOC: dict[str, str] = {
     "edge_model_path": "The .tflite the server scores waveforms with (its sidecar is the same "
     "name with .json). Default: the shipped edge_model/quake_cnn_v1.tflite",
     "broker_poll_interval_s": "Poll interval of the embedded SQLite broker",
+    "console_secure_cookies": "Console session cookie has the Secure flag (browsers still send "
+    "it to http://127.0.0.1 and localhost; turn off only for plain-HTTP tests on other hosts)",
+    "console_tile_url": "Optional raster tile URL template for the console maps, e.g. "
+    "`https://tiles.example/{z}/{x}/{y}.png` (empty: the bundled offline Natural Earth base map)",
+    "console_login_rate_limit_per_minute": "Console login attempts per client IP per minute; "
+    "more is 429",
+    "console_lockout_failures": "Consecutive failed logins that lock an operator account",
+    "console_lockout_s": "How long a locked operator account stays locked",
+    "console_session_hours": "Lifetime of a console login session",
     "log_level": "Python logging level",
     "secret_key": "Flask secret key (console sessions). Set it in production",
 }

@@ -25,6 +25,10 @@ COMMANDS: dict[str, str] = {
     "replay": "crowdquake.cli.replay:replay",
     "phone-sim": "crowdquake.cli.phone_sim:phone_sim",
     "openapi": "crowdquake.cli.openapi:openapi",
+    "operators": "crowdquake.cli.admin:operators",
+    "events": "crowdquake.cli.admin:events",
+    "regions": "crowdquake.cli.admin:regions",
+    "devices": "crowdquake.cli.admin:devices",
 }
 
 

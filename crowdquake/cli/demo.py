@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,11 @@ from crowdquake.sim.catalog import Quake
     help="Fraction of the population running the app.",
 )
 @click.option("--seed", default=1, show_default=True, help="Simulation seed.")
-@click.option("--keep-serving", is_flag=True, help="Leave API and worker running until Ctrl-C.")
+@click.option(
+    "--keep-serving",
+    is_flag=True,
+    help="Leave API and worker running until Ctrl-C (the default when run in a terminal).",
+)
 def demo(port: int | None, quake: str, penetration: float, seed: int, keep_serving: bool) -> None:
     """Start the API and a real worker, replay a real earthquake through HTTP, show the event.
 
@@ -73,7 +79,14 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
         report = replay_over_http(base, data)
         _show(report, data, truth)
         click.echo(f"\nevents feed: {base}/api/v1/events   OpenAPI: {base}/api/v1/openapi.json")
-        if keep_serving:
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        if interactive or keep_serving:
+            username, password = _demo_operator(settings.database_url)
+            click.echo(f"\noperator console: {base}/console/")
+            click.echo(
+                f"  log in as {username!r} with password {password!r} (admin; reset each run)"
+            )
+        if interactive or keep_serving:
             click.echo("serving; press Ctrl-C to stop")
             while web.poll() is None and worker.poll() is None:
                 time.sleep(1)
@@ -82,6 +95,29 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
     finally:
         stop(web)
         stop(worker)
+
+
+def _demo_operator(database_url: str) -> tuple[str, str]:
+    """An admin login for the console, with a fresh random password each run."""
+    from crowdquake.services.operators import ensure_operator
+    from crowdquake.storage.session import make_engine, make_session_factory
+
+    password = secrets.token_urlsafe(9)
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            ensure_operator(
+                session,
+                username="demo",
+                password=password,
+                role="admin",
+                now=datetime.now(UTC),
+                actor="demo",
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return "demo", password
 
 
 def _show(report: HttpReplayReport, data: ReplayData, truth: Quake) -> None:

@@ -97,7 +97,7 @@ def claim_dirty_regions(session: Session, now: datetime, config: PipelineConfig)
     insert_ignoring_duplicates(
         session,
         RegionState.__table__,  # type: ignore[arg-type]
-        [{"region_key": key, "runs": 0, "alerts_enabled": True} for key in dirty],
+        [{"region_key": key, "runs": 0} for key in dirty],
         key="region_key",
     )
     stale = now - timedelta(seconds=config.redrive_after_s)
@@ -215,7 +215,7 @@ def run_region(
         return report
     state = session.get(RegionState, region_key)
     if state is None:
-        state = RegionState(region_key=region_key, runs=0, alerts_enabled=True)
+        state = RegionState(region_key=region_key, runs=0)
         session.add(state)
         session.flush()
     regions = region_neighbours(region_key)
@@ -252,7 +252,8 @@ def run_region(
     report.new_triggers = len(fresh)
 
     changed = cached.detector.update([_observation(r) for r in fresh], now.timestamp())
-    alerts_enabled = state.alerts_enabled and region_key not in config.disabled_alert_regions
+    # The database switch (region_alert_switches) is checked where alerts are written.
+    alerts_enabled = region_key not in config.disabled_alert_regions
     for estimate in _owned(changed, region_key, report):
         result = persist_estimate(
             session,

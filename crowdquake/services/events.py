@@ -21,10 +21,20 @@ from sqlalchemy.orm import Session
 from crowdquake.domain.alerting import decide_alerts
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.types import EventEstimate
-from crowdquake.storage.models import Alert, Event, EventRevision, EventTrigger, Trigger
+from crowdquake.storage.models import (
+    Alert,
+    Event,
+    EventRevision,
+    EventTrigger,
+    RegionAlertSwitch,
+    Trigger,
+)
 from crowdquake.storage.queries import insert_ignoring_duplicates
 
 AUTOMATIC_STATUSES = ("candidate", "confirmed")
+# Statuses an operator decided: later estimates of the same detector key leave the event alone
+# (and do not start a new one).
+OPERATOR_DECIDED_STATUSES = ("rejected", "merged")
 # A new revision is written when the estimate moved at least this much.
 MIN_MOVE_DEG = 0.005  # ~0.5 km
 MIN_MAGNITUDE_CHANGE = 0.05
@@ -67,6 +77,23 @@ def find_event(session: Session, estimate: EventEstimate) -> Event | None:
     return None
 
 
+def _decided_by_operator(session: Session, event_key: str) -> bool:
+    decided = session.scalar(
+        select(Event.id)
+        .where(Event.detector_key == event_key, Event.status.in_(OPERATOR_DECIDED_STATUSES))
+        .limit(1)
+    )
+    return decided is not None
+
+
+def region_alerts_enabled(session: Session, region_key: str) -> bool:
+    """The region alert kill switch (``region_alert_switches``); no row means on."""
+    enabled = session.scalar(
+        select(RegionAlertSwitch.alerts_enabled).where(RegionAlertSwitch.region_key == region_key)
+    )
+    return enabled is None or bool(enabled)
+
+
 def _preferred(session: Session, event: Event) -> EventRevision | None:
     if event.preferred_revision_id is None:
         return None
@@ -107,6 +134,8 @@ def persist_estimate(
     """Create or update the event an estimate describes; write alerts for a new revision."""
     result = PersistResult()
     event = find_event(session, estimate)
+    if event is None and _decided_by_operator(session, estimate.event_key):
+        return result
     if estimate.merged_into is not None:
         if event is not None:
             survivor = session.scalar(
@@ -231,8 +260,13 @@ def write_alerts(
     now: datetime,
     params: DetectionParams,
 ) -> list[int]:
-    """One alert row per level for this revision (unique: a replayed run adds nothing)."""
+    """One alert row per level for this revision (unique: a replayed run adds nothing); none
+    while the event's region has its alerts switched off (checked here, at every write, so an
+    operator's switch takes effect without a restart)."""
     assert estimate.magnitude is not None
+    region_key = session.scalar(select(Event.region_key).where(Event.id == event_id))
+    if region_key is not None and not region_alerts_enabled(session, region_key):
+        return []
     decision = decide_alerts(estimate.hypocenter, estimate.magnitude, now.timestamp(), params)
     rows: list[dict[str, Any]] = []
     for level in ("take_action", "be_aware"):

@@ -45,6 +45,11 @@ class AlertPublisher(Protocol):
         the delivery across retries."""
 
 
+def webhook_target(url: str) -> str:
+    """The ``alert_deliveries.target`` name of the webhook at ``url``."""
+    return f"webhook:{url}"[:255]
+
+
 def sign(body: bytes, secret: str) -> str:
     """``sha256=<hex HMAC-SHA256 of the raw body>``, the value of the signature header.
 

@@ -2,7 +2,7 @@
 
 from crowdquake.storage.models.devices import Device, DeviceState
 from crowdquake.storage.models.events import Alert, Event, EventRevision, EventTrigger
-from crowdquake.storage.models.operators import AuditLog, Operator
+from crowdquake.storage.models.operators import AuditLog, Operator, RegionAlertSwitch
 from crowdquake.storage.models.pipeline import AlertDelivery, BackgroundRate, RegionState
 from crowdquake.storage.models.triggers import Trigger, Waveform
 
@@ -17,6 +17,7 @@ __all__ = [
     "EventRevision",
     "EventTrigger",
     "Operator",
+    "RegionAlertSwitch",
     "RegionState",
     "Trigger",
     "Waveform",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -35,7 +34,6 @@ class RegionState(Base):
     last_run_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
-    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class BackgroundRate(Base):
