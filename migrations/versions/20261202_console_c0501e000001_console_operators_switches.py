@@ -1,7 +1,7 @@
 """console: operator lockout/disable columns, region alert switches (replace region_state.alerts_enabled)
 
 Revision ID: c0501e000001
-Revises: 417fba13f94d
+Revises: 5c1a7e9b2d40
 Create Date: 2026-12-02 11:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import crowdquake.storage.base
 
 revision: str = 'c0501e000001'
-down_revision: str | None = '417fba13f94d'
+down_revision: str | None = '5c1a7e9b2d40'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
