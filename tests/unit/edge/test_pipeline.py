@@ -85,3 +85,57 @@ def test_phase_hint_from_gravity(pipeline: PhonePipeline) -> None:
         assert onsets.size == 1
         hints.append(pipeline._phase_hint(dev, hp, int(onsets[0]), MODEL_RATE_HZ))
     assert hints == ["P", "S"]
+
+
+def _quiet_then(burst: np.ndarray, seed: int, noise_ms2: float = 0.005) -> np.ndarray:
+    """40 s of a resting, tilted phone (gravity + white noise) with ``burst`` added from 30 s."""
+    from edge_model.data.phone import rotation_matrix, world_to_device
+
+    rng = np.random.default_rng(seed)
+    n = burst.shape[1]
+    world = burst + rng.normal(0.0, noise_ms2, (3, n))
+    world[2] += 9.81
+    return world_to_device(world, rotation_matrix(0.3, 0.2, 0.1))
+
+
+def _shaking(n: int, amp_ms2: float) -> np.ndarray:
+    t = np.arange(n) / MODEL_RATE_HZ
+    env = np.where(t >= 30.0, np.exp(-((t - 33.0) ** 2) / 4.0), 0.0)
+    burst = np.zeros((3, n))
+    burst[0] = amp_ms2 * env * np.sin(2 * np.pi * 3.0 * t)
+    burst[1] = 0.7 * amp_ms2 * env * np.sin(2 * np.pi * 2.3 * t + 1.0)
+    return burst
+
+
+def test_confirmation_checks_floor_and_orientation(pipeline: PhonePipeline) -> None:
+    """The same shaking passes; below the floor or with the phone turning by 5° it does not."""
+    n = int(40 * MODEL_RATE_HZ)
+    data = _quiet_then(_shaking(n, 0.5), seed=1)
+    onsets, hp = pipeline.pre_triggers(data, MODEL_RATE_HZ)
+    assert onsets.size >= 1
+    o = int(onsets[0])
+    end = o + 3 * int(MODEL_RATE_HZ)
+    pga = float(np.sqrt(np.sum(hp[:, o:end] ** 2, axis=0)).max())
+    assert pipeline.confirms(data, o, o - 25, end, pga)
+    assert not pipeline.confirms(data, o, o - 25, end, 0.5 * pipeline.config.min_pga_ms2)
+    # A posture change: gravity moves by 9.81·sin(5°) = 0.86 m/s² across the axes.
+    turned = data.copy()
+    turned[:, o:] += np.array([[0.86], [0.0], [-0.04]])
+    assert not pipeline.confirms(turned, o, o - 25, end, pga)
+
+
+def test_steadiness_gate_tells_table_from_pocket(pipeline: PhonePipeline) -> None:
+    """Body motion of a still person (0.06 m/s² rms from the start) blocks the pre-trigger; the
+    same shaking on a resting phone passes."""
+    n = int(40 * MODEL_RATE_HZ)
+    rng = np.random.default_rng(4)
+    shaking = _shaking(n, 0.5)
+    on_table, _ = pipeline.pre_triggers(_quiet_then(shaking, seed=2), MODEL_RATE_HZ)
+    assert on_table.size >= 1
+    # Sway: low-frequency body motion that grows from table-quiet to 0.06 m/s² rms.
+    t = np.arange(n) / MODEL_RATE_HZ
+    sway = np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (0.9, 1.3, 1.7)])
+    sway *= 0.06 * np.clip(t / 10.0 - 1.0, 0.0, 1.0)
+    in_pocket, _ = pipeline.pre_triggers(_quiet_then(shaking + sway, seed=2), MODEL_RATE_HZ)
+    assert on_table.max() >= 29 * MODEL_RATE_HZ
+    assert not np.any(in_pocket >= 29 * MODEL_RATE_HZ)
