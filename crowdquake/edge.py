@@ -342,21 +342,28 @@ class PhonePipeline:
             if starts.size == 0:
                 continue
             scores = self.model.score(np.stack([data[:, s : s + window] for s in starts]))
-            span = hp[:, starts[0] : starts[-1] + window]
-            pga = float(np.sqrt(np.sum(span**2, axis=0)).max())
-            if np.sum(scores >= self.threshold) < min(
-                cfg.min_looks_above, starts.size
-            ) or not self.confirms(data, int(onset), int(starts[0]), int(starts[-1]) + window, pga):
+            # The phone decides as soon as enough looks are above threshold and the checks pass
+            # on what it has seen so far; it gives up after its last look.
+            above = np.cumsum(scores >= self.threshold)
+            decided = None
+            for j in np.flatnonzero(above >= min(cfg.min_looks_above, starts.size)):
+                end = int(starts[j]) + window
+                pga = float(np.sqrt(np.sum(hp[:, starts[0] : end] ** 2, axis=0)).max())
+                if self.confirms(data, int(onset), int(starts[0]), end, pga):
+                    decided = (end, pga, float(scores[: j + 1].max()))
+                    break
+            if decided is None:
                 busy_until = int(onset + cfg.looks * cfg.look_hop_s * rate)
                 continue
             busy_until = int(onset + cfg.dead_time_s * rate)
+            end, pga, score = decided
             triggers.append(
                 PhoneTrigger(
                     trigger_time_s=t0_s + onset / rate,
-                    score=float(scores.max()),
+                    score=score,
                     pga_ms2=pga,
                     phase_hint=self._phase_hint(data, hp, int(onset), rate),
-                    decision_time_s=t0_s + (starts[-1] + window) / rate,
+                    decision_time_s=t0_s + end / rate,
                 )
             )
         return triggers

