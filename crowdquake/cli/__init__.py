@@ -17,6 +17,7 @@ from crowdquake import __version__
 COMMANDS: dict[str, str] = {
     "serve": "crowdquake.cli.serve:serve",
     "worker": "crowdquake.cli.worker:worker",
+    "beat": "crowdquake.cli.worker:beat",
     "demo": "crowdquake.cli.demo:demo",
     "db": "crowdquake.cli.db:db",
     "bench": "crowdquake.cli.bench:bench",

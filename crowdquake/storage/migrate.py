@@ -50,3 +50,20 @@ def upgrade(database_url: str | None = None, connection: Connection | None = Non
 def check(database_url: str) -> None:
     """Raise if the models and the migrated schema differ (``alembic check``)."""
     command.check(alembic_config(database_url))
+
+
+def is_current(database_url: str) -> bool:
+    """True when the database is migrated to the latest revision (no connection is kept)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from crowdquake.storage.session import make_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
+    return current == heads

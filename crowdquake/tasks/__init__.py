@@ -19,7 +19,9 @@ TASK_MODULES = [
 ]
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
+def make_celery(settings: Settings | None = None, *, with_tasks: bool = True) -> Celery:
+    """The Celery app. ``with_tasks=False`` (the beat scheduler) sends tasks by name only and
+    skips importing the task modules (numpy, scipy, LiteRT: seconds of start-up)."""
     settings = settings or Settings.from_env()
     if settings.broker_url.startswith("sqla+"):
         # kombu passes transport options to create_engine(), so the poll interval must be set on
@@ -41,7 +43,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         result_expires=3600,
-        include=TASK_MODULES,
+        include=TASK_MODULES if with_tasks else [],
+        # Remote control polls one more queue per worker: on the SQLite broker that is load for
+        # nothing (crowdquake never uses it), and two hosts' pidbox names may collide.
+        worker_enable_remote_control=not settings.embedded_broker,
     )
     app.conf.crowdquake_settings = settings
     from crowdquake.tasks.schedule import beat_schedule

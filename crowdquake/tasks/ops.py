@@ -1,11 +1,28 @@
-"""Operational tasks."""
+"""Operational tasks: the ping of health checks and the pipeline's heartbeat."""
 
 from __future__ import annotations
 
+import os
+import socket
+from typing import Any
+
 from celery import shared_task
+
+from crowdquake.services import health
+from crowdquake.services.ports import SystemClock
+from crowdquake.tasks.base import unit_of_work
 
 
 @shared_task(name="crowdquake.ops.ping")
 def ping() -> str:
     """Round trip used by health checks and tests to prove a worker is consuming."""
     return "pong"
+
+
+@shared_task(bind=True, name="crowdquake.ops.heartbeat", ignore_result=True)
+def heartbeat(self: Any) -> None:
+    """Stamp the detection heartbeat (queued by beat; read by ``/readyz``)."""
+    with unit_of_work(self.app) as session:
+        health.record_heartbeat(
+            session, SystemClock().now(), f"{socket.gethostname()}:{os.getpid()}"
+        )

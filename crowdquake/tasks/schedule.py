@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crowdquake.config import Settings
+from crowdquake.services.health import HEARTBEAT_INTERVAL_S
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -21,6 +22,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "crowdquake.edge.score_waveforms",
             "schedule": 2.0,
             "options": {"expires": 10.0},
+        },
+        "ops-heartbeat": {
+            "task": "crowdquake.ops.heartbeat",
+            "schedule": HEARTBEAT_INTERVAL_S,
+            "options": {"expires": 4 * HEARTBEAT_INTERVAL_S},
         },
         "alerts-retry-deliveries": {
             "task": "crowdquake.alerts.retry_deliveries",

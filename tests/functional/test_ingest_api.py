@@ -308,6 +308,7 @@ def test_ops_endpoints(client: FlaskClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.json
     assert ready.json["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json["detection"]["status"] in ("running", "not running")
     client.get("/api/v1/triggers/not-a-uuid")
     text = client.get("/metrics").get_data(as_text=True)
     assert "crowdquake_http_requests_total" in text

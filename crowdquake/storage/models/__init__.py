@@ -3,7 +3,12 @@
 from crowdquake.storage.models.devices import Device, DeviceState
 from crowdquake.storage.models.events import Alert, Event, EventRevision, EventTrigger
 from crowdquake.storage.models.operators import AuditLog, Operator, RegionAlertSwitch
-from crowdquake.storage.models.pipeline import AlertDelivery, BackgroundRate, RegionState
+from crowdquake.storage.models.pipeline import (
+    AlertDelivery,
+    BackgroundRate,
+    RegionState,
+    WorkerHeartbeat,
+)
 from crowdquake.storage.models.triggers import Trigger, Waveform
 
 __all__ = [
@@ -21,4 +26,5 @@ __all__ = [
     "RegionState",
     "Trigger",
     "Waveform",
+    "WorkerHeartbeat",
 ]

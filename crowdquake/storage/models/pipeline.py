@@ -66,3 +66,15 @@ class AlertDelivery(Base):
         UniqueConstraint("alert_id", "target", name="uq_alert_deliveries_alert_target"),
         Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),
     )
+
+
+class WorkerHeartbeat(Base):
+    """Proof that the pipeline runs: the beat scheduler queues a heartbeat task every few
+    seconds and a worker that executes it stamps ``beat_at``. A stale row means the scheduler
+    or every consumer is dead or hung (``/readyz`` reports it)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    worker: Mapped[str] = mapped_column(String(255), default="")
