@@ -15,6 +15,9 @@ from typing import Any
 
 ENV_PREFIX = "CROWDQUAKE_"
 DEFAULT_INSTANCE_DIR = Path("instance")
+ENVIRONMENTS = ("development", "production")
+DEFAULT_CAP_SENDER = "crowdquake@localhost"
+DEFAULT_QUAKEML_AUTHORITY = "crowdquake.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,10 @@ class Settings:
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
     webhook_timeout_s: float = 5.0
-    cap_sender: str = "crowdquake@localhost"
+    cap_sender: str = DEFAULT_CAP_SENDER
     # Publication (FDSN event service, feeds)
     catalog_name: str = "crowdquake"
-    quakeml_authority: str = "crowdquake.invalid"
+    quakeml_authority: str = DEFAULT_QUAKEML_AUTHORITY
     fdsn_max_events: int = 20000
     feed_cache_s: float = 5.0
     # Edge model
@@ -73,6 +76,7 @@ class Settings:
     console_lockout_s: float = 900.0
     console_session_hours: float = 12.0
     # Misc
+    environment: str = "development"
     log_level: str = "INFO"
     secret_key: str = field(default="dev-only-change-me", repr=False)
 
@@ -91,6 +95,7 @@ class Settings:
                 self, "result_backend", f"db+sqlite:///{(instance / 'results.sqlite3').resolve()}"
             )
         _check_positive(self)
+        _check_publication(self)
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,6 +168,25 @@ def _check_positive(settings: Settings) -> None:
         raise ValueError(f"{ENV_PREFIX}HEARTBEAT_CELL_RESOLUTION must be an H3 resolution 0-15")
 
 
+def _check_publication(settings: Settings) -> None:
+    """Public identities: well-formed always, and really configured in production (a CAP
+    aggregator or catalogue would otherwise merge our messages with anyone else's)."""
+    if settings.environment not in ENVIRONMENTS:
+        raise ValueError(f"{ENV_PREFIX}ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+    # CAP 1.2 3.2.1: sender has no spaces, commas or restricted characters (< and &).
+    if not settings.cap_sender or any(c in settings.cap_sender for c in " ,<&\t\n"):
+        raise ValueError(f"{ENV_PREFIX}CAP_SENDER must not be empty nor contain spaces, , < &")
+    if settings.environment == "production":
+        if settings.cap_sender == DEFAULT_CAP_SENDER:
+            raise ValueError(
+                f"{ENV_PREFIX}CAP_SENDER must be set in production (e.g. alerts@your-domain)"
+            )
+        if settings.quakeml_authority == DEFAULT_QUAKEML_AUTHORITY:
+            raise ValueError(
+                f"{ENV_PREFIX}QUAKEML_AUTHORITY must be set in production (a domain you control)"
+            )
+
+
 SETTINGS_DOC: dict[str, str] = {
     "database_url": "SQLAlchemy URL. PostgreSQL: `postgresql+psycopg://user@host/db`. "
     "Default: SQLite file `instance/crowdquake.sqlite3`",
@@ -202,7 +226,8 @@ SETTINGS_DOC: dict[str, str] = {
     "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",
     "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
     "webhook_timeout_s": "Timeout of one webhook delivery attempt",
-    "cap_sender": "`sender` of the CAP 1.2 documents at /api/v1/alerts/{id}.cap",
+    "cap_sender": "`sender` of the CAP 1.2 messages (no spaces or commas); must be set in "
+    "production",
     "catalog_name": "Catalogue, contributor and agency name in the FDSN event service, QuakeML "
     "and the feeds",
     "quakeml_authority": "Authority of the QuakeML resource identifiers (`smi:<authority>/...`); "
@@ -222,6 +247,8 @@ SETTINGS_DOC: dict[str, str] = {
     "console_lockout_failures": "Consecutive failed logins that lock an operator account",
     "console_lockout_s": "How long a locked operator account stays locked",
     "console_session_hours": "Lifetime of a console login session",
+    "environment": "`development` or `production`; production refuses to start with the "
+    "default `CROWDQUAKE_CAP_SENDER` or `CROWDQUAKE_QUAKEML_AUTHORITY`",
     "log_level": "Python logging level",
     "secret_key": "Flask secret key (console sessions). Set it in production",
 }

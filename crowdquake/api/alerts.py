@@ -136,15 +136,46 @@ def stream_alerts() -> Response:
 
 
 @bp.get("/alerts/<int:alert_id>.cap")
-@transactional
 def alert_cap(alert_id: int) -> Response:
+    """The CAP message of an alert: Alert, or Update referencing its own level's chain."""
     enforce_rate_limit(f"ip:{request.remote_addr}")
     if alert_id > MAX_ALERT_ID:  # beyond a 64-bit key: unknown, not a database error
         raise NotFound(f"no alert {alert_id}")
+    body = cap.alert_message(get_session(), alert_id, sender=container().settings.cap_sender)
+    return _cap_response(body)
+
+
+@bp.get("/alerts/<int:alert_id>/cancel.cap")
+def alert_cancel_cap(alert_id: int) -> Response:
+    """The Cancel that ended the chain started by alert ``alert_id`` (404 while none)."""
+    enforce_rate_limit(f"ip:{request.remote_addr}")
+    if alert_id > MAX_ALERT_ID:
+        raise NotFound(f"no alert {alert_id}")
+    body = cap.cancel_message(get_session(), alert_id, sender=container().settings.cap_sender)
+    return _cap_response(body)
+
+
+@bp.get("/alerts/cap.atom")
+def alerts_atom() -> Response:
+    """Atom index of the CAP messages in force: the latest of every chain, Cancels included."""
+    services = container()
     session = get_session()
-    alert = alerts.get_issued_alert(session, alert_id)
-    sender = container().settings.cap_sender
-    body = cap.render_cap(alert, sender=sender, references=alerts.earlier_alerts(session, alert))
+    root = request.host_url.rstrip("/") + "/api/v1/alerts/"
+    body = cap.render_atom(
+        session,
+        cap.current_messages(session, now=services.clock.now()),
+        feed_url=root + "cap.atom",
+        message_url=root + "{id}.cap",
+        cancel_url=root + "{id}/cancel.cap",
+        now=services.clock.now(),
+        sender=services.settings.cap_sender,
+    )
+    response = Response(body, mimetype=cap.ATOM_MIME)
+    response.headers["Cache-Control"] = "public, max-age=5"
+    return response
+
+
+def _cap_response(body: bytes) -> Response:
     response = Response(body, mimetype=cap.CAP_MIME)
     response.headers["Cache-Control"] = "public, max-age=30"
     return response

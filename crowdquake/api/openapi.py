@@ -200,6 +200,12 @@ def _alert_paths() -> dict[str, Any]:
         "description": "Cursor: only alerts with a larger id (default: the last 10 minutes)",
         "schema": {"type": "integer", "minimum": 0},
     }
+    alert_id = {
+        "name": "alert_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
     problem = {"application/problem+json": {"schema": _ref(schemas.Problem)}}
     return {
         "/alerts": {
@@ -266,22 +272,54 @@ def _alert_paths() -> dict[str, Any]:
         "/alerts/{alert_id}.cap": {
             "get": {
                 "summary": "The alert as an OASIS CAP 1.2 message (public)",
+                "description": "msgType Alert for the first alert of its level for the event, "
+                "Update (referencing only the earlier messages of the same level) after that. "
+                "Stays readable after the event was withdrawn: its Cancel references it.",
                 "operationId": "getAlertCap",
-                "parameters": [
-                    {
-                        "name": "alert_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
-                    }
-                ],
+                "parameters": [alert_id],
                 "responses": {
                     "200": {
                         "description": "CAP 1.2 XML (urn:oasis:names:tc:emergency:cap:1.2)",
                         "content": {"application/cap+xml": {"schema": {"type": "string"}}},
                     },
-                    "404": {"description": "Unknown or withdrawn alert", "content": problem},
+                    "404": {"description": "Unknown alert", "content": problem},
                     "429": {"description": ERRORS["429"], "content": problem},
+                },
+            }
+        },
+        "/alerts/{alert_id}/cancel.cap": {
+            "get": {
+                "summary": "The CAP 1.2 Cancel that ended the chain started by this alert",
+                "description": "A chain (one event, one level) is cancelled when a later "
+                "revision alerts without that level, or when the event is rejected or "
+                "cancelled. `references` lists every message of the chain.",
+                "operationId": "getAlertCancelCap",
+                "parameters": [alert_id],
+                "responses": {
+                    "200": {
+                        "description": "CAP 1.2 XML, msgType Cancel",
+                        "content": {"application/cap+xml": {"schema": {"type": "string"}}},
+                    },
+                    "404": {
+                        "description": "Unknown alert, or its chain was not cancelled",
+                        "content": problem,
+                    },
+                    "429": {"description": ERRORS["429"], "content": problem},
+                },
+            }
+        },
+        "/alerts/cap.atom": {
+            "get": {
+                "summary": "Atom 1.0 index of the CAP messages in force (public)",
+                "description": "The latest message of every chain sent within the last hour "
+                "(the CAP expiry), Cancels included, newest first; each entry links its CAP "
+                "document. What CAP aggregators poll.",
+                "operationId": "getAlertsAtom",
+                "responses": {
+                    "200": {
+                        "description": "Atom feed (RFC 4287)",
+                        "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+                    }
                 },
             }
         },

@@ -143,22 +143,15 @@ def _to_issued(alert: Alert, public_id: str, status: str, rev: EventRevision) ->
     )
 
 
-def get_issued_alert(session: Session, alert_id: int) -> IssuedAlert:
-    """One deliverable alert by id; NotFound if unknown or its event was withdrawn."""
+def get_issued_alert(
+    session: Session, alert_id: int, *, include_withdrawn: bool = False
+) -> IssuedAlert:
+    """One deliverable alert by id; NotFound if unknown or (unless ``include_withdrawn``, as
+    the CAP history needs) its event was withdrawn."""
     row = session.execute(_issued_alerts().where(Alert.id == alert_id)).first()
-    if row is None or row[2] in WITHDRAWN_STATUSES:
+    if row is None or (row[2] in WITHDRAWN_STATUSES and not include_withdrawn):
         raise NotFound(f"no alert {alert_id}")
     return _to_issued(*row)
-
-
-def earlier_alerts(session: Session, alert: IssuedAlert) -> list[tuple[int, datetime]]:
-    """(id, issued_at) of the alerts issued before ``alert`` for the same event, oldest first."""
-    rows = session.execute(
-        select(Alert.id, Alert.issued_at)
-        .where(Alert.event_id == alert.event_id, Alert.id < alert.alert_id)
-        .order_by(Alert.id)
-    )
-    return [(r.id, r.issued_at) for r in rows]
 
 
 def device_cell(session: Session, device_id: uuid.UUID) -> str | None:

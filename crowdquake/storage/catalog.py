@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from crowdquake.storage.models import AuditLog, Event, EventRevision, EventTrigger, Trigger
+from crowdquake.storage.models import Alert, AuditLog, Event, EventRevision, EventTrigger, Trigger
 
 OrderBy = Literal["time", "time-asc", "magnitude", "magnitude-asc", "updated", "created"]
 # Statuses that are a catalogue entry (a merged event lives on in its survivor).
@@ -264,3 +264,73 @@ __all__ = [
     "reviewed_events",
     "revisions_of",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An ``alerts`` row without its cells: what the CAP message chains are built from."""
+
+    alert_id: int
+    event_id: uuid.UUID
+    revision: int
+    level: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertedEvent:
+    event_id: uuid.UUID
+    public_id: str
+    status: str
+    updated_at: datetime
+    alerts: list[AlertRow]
+
+
+def alerted_events(
+    session: Session,
+    *,
+    event_id: uuid.UUID | None = None,
+    issued_since: datetime | None = None,
+    withdrawn_since: datetime | None = None,
+) -> list[AlertedEvent]:
+    """Events with alerts and every alert row of each (by id): one event, or those with an
+    alert issued since ``issued_since`` or withdrawn (rejected, cancelled) since
+    ``withdrawn_since``."""
+    if event_id is not None:
+        ids = [event_id]
+    else:
+        ids = []
+        if issued_since is not None:
+            ids += session.scalars(
+                select(Alert.event_id).where(Alert.issued_at >= issued_since).distinct()
+            )
+        if withdrawn_since is not None:
+            ids += session.scalars(
+                select(Event.id).where(
+                    Event.status.in_(WITHDRAWN_STATUSES),
+                    Event.updated_at >= withdrawn_since,
+                    select(Alert.id).where(Alert.event_id == Event.id).exists(),
+                )
+            )
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    events = {
+        e.id: AlertedEvent(e.id, e.public_id, e.status, e.updated_at, [])
+        for e in session.scalars(select(Event).where(Event.id.in_(ids)))
+    }
+    rows = session.execute(
+        select(Alert.id, Alert.event_id, Alert.revision, Alert.level, Alert.issued_at)
+        .where(Alert.event_id.in_(ids))
+        .order_by(Alert.id)
+    )
+    for r in rows:
+        events[r.event_id].alerts.append(
+            AlertRow(r.id, r.event_id, r.revision, r.level, r.issued_at)
+        )
+    return [e for e in events.values() if e.alerts]
+
+
+def event_of_alert(session: Session, alert_id: int) -> uuid.UUID | None:
+    found: uuid.UUID | None = session.scalar(select(Alert.event_id).where(Alert.id == alert_id))
+    return found

@@ -388,14 +388,18 @@ def test_cap_for_first_and_second_revision(
     assert geocodes == ring
     assert {g.findtext(f"{CAP}valueName") for g in area.iter(f"{CAP}geocode")} == {"H3"}
 
+    # A be_aware message starts its own chain: it never supersedes the take_action one ...
     two = ET.fromstring(alert_client.get(f"/api/v1/alerts/{second}.cap").data)
-    assert tags(two) == [*CAP_ALERT_ORDER, "references", "info"]
-    assert two.findtext(f"{CAP}msgType") == "Update"
-    sender = two.findtext(f"{CAP}sender")
+    assert tags(two) == [*CAP_ALERT_ORDER, "info"]
+    assert two.findtext(f"{CAP}msgType") == "Alert"
     identifier_one = root.findtext(f"{CAP}identifier")
-    sent_one = root.findtext(f"{CAP}sent")
-    assert two.findtext(f"{CAP}references") == f"{sender},{identifier_one},{sent_one}"
     assert two.findtext(f"{CAP}identifier") != identifier_one
+    # ... and take_action, gone from revision 2, is cancelled by its own Cancel.
+    cancel = ET.fromstring(alert_client.get(f"/api/v1/alerts/{first}/cancel.cap").data)
+    assert cancel.findtext(f"{CAP}msgType") == "Cancel"
+    sender = cancel.findtext(f"{CAP}sender")
+    sent_one = root.findtext(f"{CAP}sent")
+    assert cancel.findtext(f"{CAP}references") == f"{sender},{identifier_one},{sent_one}"
     assert two.findtext(f"{CAP}info/{CAP}severity") == "Moderate"
     assert "M5.7" in (two.findtext(f"{CAP}info/{CAP}headline") or "")
 
@@ -424,4 +428,7 @@ def test_errors(
     withdrawn = Quake(session, now, status="rejected")
     withdrawn.revision(1, 5.0)
     alert_id = withdrawn.alert(1, [(h3.latlng_to_cell(*SF, 7), 5.0, 4.0)])
-    assert_problem(alert_client.get(f"/api/v1/alerts/{alert_id}.cap"), 404)
+    # The message of a withdrawn event stays readable (its Cancel references it).
+    assert alert_client.get(f"/api/v1/alerts/{alert_id}.cap").status_code == 200
+    assert alert_client.get(f"/api/v1/alerts/{alert_id}/cancel.cap").status_code == 200
+    assert_problem(alert_client.get("/api/v1/alerts/999999/cancel.cap"), 404)

@@ -150,14 +150,23 @@ def test_area_has_one_geocode_per_cell_and_an_enclosing_circle() -> None:
 
 
 def test_later_revision_is_an_update_referencing_earlier_messages() -> None:
-    earlier = [(39, ISSUED - timedelta(seconds=6)), (40, ISSUED - timedelta(seconds=3))]
-    root = parse(
-        cap.render_cap(
-            make_alert(revision=3, level="be_aware", event_status="confirmed"),
-            sender="cq",
-            references=earlier,
-        )
+    earlier = (
+        ("crowdquake-alert-39", ISSUED - timedelta(seconds=6)),
+        ("crowdquake-alert-40", ISSUED - timedelta(seconds=3)),
     )
+    alert = make_alert(revision=3, level="be_aware", event_status="confirmed")
+    message = cap.CapMessage(
+        msg_type="Update",
+        identifier=cap.cap_identifier(alert.alert_id),
+        sent=alert.issued_at,
+        level=alert.level,
+        chain_id=39,
+        alert_id=alert.alert_id,
+        event_id=alert.event_id,
+        event_public_id=alert.event_public_id,
+        references=earlier,
+    )
+    root = parse(cap.render_cap(alert, sender="cq", message=message))
     assert_in_sequence(child_names(root), ALERT_SEQUENCE)
     assert root.findtext(f"{NS}msgType") == "Update"
     assert root.findtext(f"{NS}references") == (
