@@ -11,6 +11,7 @@ BENCHES: dict[str, str] = {
     "pipeline": "crowdquake.cli.bench_pipeline:bench_pipeline",
     "association": "crowdquake.cli.bench_association:bench_association",
     "edge": "crowdquake.cli.bench_edge:bench_edge",
+    "feeds": "crowdquake.cli.bench_feeds:bench_feeds",
 }
 
 

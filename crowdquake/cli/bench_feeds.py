@@ -1,0 +1,437 @@
+"""``crowdquake bench feeds``: the publication endpoints on gunicorn + PostgreSQL over a large
+synthetic catalogue.
+
+Printed, all from one run on this machine:
+
+* requests/s of the cached GeoJSON day feed under wrk, against the trivial endpoint of the same
+  server (ceiling) and the same events as GeoJSON rendered on every request (the FDSN query
+  ``starttime=<24 h ago>&format=geojson``: same SQL and writer, no cache);
+* p50/p95 latency of representative FDSN event queries (sequential keep-alive client), against
+  the service's ``/version`` (floor) and the same queries with the catalogue indexes dropped;
+* EXPLAIN ANALYZE of the queries' SQL, and whether an index is used.
+
+The catalogue (``--events``, default 100,000) is synthetic, with physically grounded
+distributions: origin times a Poisson process over the past 365 days; magnitudes
+Gutenberg-Richter with b = 1 above Mc = 1.5 (M = Mc - log10(U)/b, U uniform, capped at 8.5;
+Gutenberg & Richter 1944); 70 % of epicentres scattered (sigma 2 degrees) around five active
+regions (California, Japan, Chile, Sumatra, Anatolia), 30 % uniform on the sphere; depths
+80 % crustal (exponential, mean 10 km, at most 40 km), 20 % slab (uniform 40-600 km); statuses
+90 % confirmed, 5 % candidate, 3 % held, 2 % rejected; a third of the events have 2-3 revisions.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crowdquake.cli.bench_ingest import DEFAULT_URL, WrkResult, run_wrk
+from crowdquake.cli.common import free_port, python_module, spawn, stop, wait_ready
+from crowdquake.storage.admin import recreate_postgres_database
+
+REGIONS = [(37.5, -121.0), (36.0, 140.0), (-30.0, -71.0), (0.0, 98.0), (39.0, 35.0)]
+CATALOG_INDEXES = {
+    "ix_event_revisions_origin_time": "event_revisions (origin_time)",
+    "ix_events_preferred_revision": "events (preferred_revision_id)",
+    "ix_events_updated_at": "events (updated_at)",
+    "ix_events_created_at": "events (created_at, public_id)",
+}
+TARGET_P95_MS = 100.0
+
+
+def synthetic_catalogue(n: int, now: datetime, seed: int) -> list[dict[str, Any]]:
+    """``n`` events as dicts (see the module docstring for the distributions)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        origin = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
+        magnitude = min(8.5, 1.5 - math.log10(1.0 - rng.random()))
+        if rng.random() < 0.7:
+            lat0, lon0 = rng.choice(REGIONS)
+            lat = max(-89.9, min(89.9, rng.gauss(lat0, 2.0)))
+            lon = (rng.gauss(lon0, 2.0) + 180.0) % 360.0 - 180.0
+        else:
+            lat = math.degrees(math.asin(2.0 * rng.random() - 1.0))
+            lon = rng.uniform(-180.0, 180.0)
+        depth = min(40.0, rng.expovariate(0.1)) if rng.random() < 0.8 else rng.uniform(40, 600)
+        u = rng.random()
+        status = (
+            "confirmed"
+            if u < 0.90
+            else "candidate"
+            if u < 0.95
+            else "held"
+            if u < 0.98
+            else "rejected"
+        )
+        out.append(
+            {
+                "public_id": f"cqb{i:07d}",
+                "origin": origin,
+                "lat": lat,
+                "lon": lon,
+                "depth": depth,
+                "mag": round(magnitude, 2),
+                "status": status,
+                "revisions": 1 if i % 3 else rng.choice((2, 3)),
+            }
+        )
+    return out
+
+
+def load_catalogue(database_url: str, events: list[dict[str, Any]]) -> None:
+    """COPY the events and their revisions, then point each event at its last revision."""
+    from crowdquake.storage.session import make_engine
+
+    engine = make_engine(database_url)
+    raw = engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        with conn.cursor() as cur:
+            with cur.copy(
+                "COPY events (id, public_id, status, region_key, created_at, updated_at) FROM STDIN"
+            ) as copy:
+                ids = []
+                for e in events:
+                    event_id = uuid.uuid4()
+                    ids.append(event_id)
+                    created = e["origin"] + timedelta(seconds=8)
+                    copy.write_row(
+                        (
+                            event_id,
+                            e["public_id"],
+                            e["status"],
+                            "bench",
+                            created,
+                            created + timedelta(seconds=4 * e["revisions"]),
+                        )
+                    )
+            with cur.copy(
+                "COPY event_revisions (event_id, version, origin_time, lat_deg, lon_deg, "
+                "depth_km, magnitude, magnitude_uncertainty, horizontal_uncertainty_km, "
+                "depth_uncertainty_km, origin_time_uncertainty_s, n_triggers, n_active, "
+                "method, created_at) FROM STDIN"
+            ) as copy:
+                for event_id, e in zip(ids, events, strict=True):
+                    for v in range(1, e["revisions"] + 1):
+                        back = e["revisions"] - v
+                        copy.write_row(
+                            (
+                                event_id,
+                                v,
+                                e["origin"],
+                                e["lat"] - 0.02 * back,
+                                e["lon"],
+                                e["depth"],
+                                e["mag"] - 0.1 * back,
+                                0.3,
+                                3.0,
+                                6.0,
+                                0.6,
+                                8 + 4 * v,
+                                400,
+                                "bench",
+                                e["origin"] + timedelta(seconds=4 + 4 * v),
+                            )
+                        )
+            cur.execute(
+                "UPDATE events SET preferred_revision_id = r.id FROM ("
+                " SELECT DISTINCT ON (event_id) event_id, id FROM event_revisions"
+                " ORDER BY event_id, version DESC) r WHERE r.event_id = events.id"
+            )
+            cur.execute("ANALYZE events")
+            cur.execute("ANALYZE event_revisions")
+        conn.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, str]]]:
+    """Representative queries; each call draws fresh parameters (different windows/places)."""
+    rng = random.Random(seed)
+
+    def day_ago(days: float) -> str:
+        return (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def region() -> tuple[float, float]:
+        return rng.choice(REGIONS)
+
+    def box() -> dict[str, str]:
+        lat, lon = region()
+        return {
+            "starttime": day_ago(7 + rng.uniform(0, 300)),
+            "endtime": day_ago(rng.uniform(0, 7)),
+            "minlat": f"{lat - 3:.1f}",
+            "maxlat": f"{lat + 3:.1f}",
+            "minlon": f"{lon - 3:.1f}",
+            "maxlon": f"{lon + 3:.1f}",
+            "format": "text",
+        }
+
+    def radius() -> dict[str, str]:
+        lat, lon = region()
+        return {
+            "starttime": day_ago(30),
+            "latitude": f"{lat:.2f}",
+            "longitude": f"{lon:.2f}",
+            "maxradius": "2",
+            "format": "text",
+        }
+
+    return {
+        "last day, QuakeML": lambda: {"starttime": day_ago(1)},
+        "30 days M4+, QuakeML": lambda: {
+            "starttime": day_ago(rng.uniform(30, 365)),
+            "endtime": day_ago(rng.uniform(0, 30)),
+            "minmag": "4",
+        },
+        "box, 7 days, text": box,
+        "radius 2°, 30 days, text": radius,
+        "year M5+, text": lambda: {"starttime": day_ago(365), "minmag": "5", "format": "text"},
+        "newest 100": lambda: {"limit": "100", "format": "text"},
+        "event by id, all origins": lambda: {
+            "eventid": f"cqb{rng.randrange(0, 1000):07d}",
+            "includeallorigins": "true",
+            "includearrivals": "true",
+        },
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def measure(
+    base: str, queries: dict[str, Callable[[], dict[str, str]]], repeats: int
+) -> dict[str, list[float]]:
+    import httpx
+
+    out: dict[str, list[float]] = {name: [] for name in queries}
+    with httpx.Client(base_url=base + "/fdsnws/event/1", timeout=60) as http:
+        for name, make in queries.items():
+            http.get("/query", params=make())  # warm-up, not counted
+            for _ in range(repeats):
+                params = make()
+                started = time.perf_counter()
+                response = http.get("/query", params=params)
+                elapsed = (time.perf_counter() - started) * 1000.0
+                if response.status_code not in (200, 204):
+                    raise click.ClickException(
+                        f"{name}: {response.status_code} {response.text[:300]}"
+                    )
+                out[name].append(elapsed)
+    return out
+
+
+def explain(database_url: str, now: datetime) -> list[tuple[str, str]]:
+    """EXPLAIN ANALYZE of the SQL behind three representative queries."""
+    from crowdquake.fdsn.params import parse_query
+    from crowdquake.storage.catalog import explain_plan
+    from crowdquake.storage.session import make_engine, make_session_factory
+
+    start = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    month = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    cases = {
+        "last day": {"starttime": start},
+        "30 days, radius 2° around Japan": {
+            "starttime": month,
+            "latitude": "36",
+            "longitude": "140",
+            "maxradius": "2",
+        },
+        "newest 100": {"limit": "100"},
+    }
+    engine = make_engine(database_url)
+    out = []
+    with make_session_factory(engine)() as session:
+        for name, args in cases.items():
+            q = parse_query(
+                {k: [v] for k, v in args.items()},
+                catalog_id="crowdquake",
+                contributor="crowdquake",
+                magnitude_type="Mw",
+                max_events=20000,
+            )
+            plan = explain_plan(
+                session, q.catalog.filter, order=q.catalog.order, limit=q.catalog.limit or 20001
+            )
+            out.append((name, plan))
+    engine.dispose()
+    return out
+
+
+def _serve(
+    database_url: str, workdir: Path, workers: int, threads: int, cache_s: str
+) -> tuple[Any, str]:
+    port = free_port()
+    env = {
+        "CROWDQUAKE_DATABASE_URL": database_url,
+        "CROWDQUAKE_INSTANCE_DIR": str(workdir),
+        "CROWDQUAKE_LOG_LEVEL": "WARNING",
+        "CROWDQUAKE_FEED_CACHE_S": cache_s,
+        "CROWDQUAKE_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    args = ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    args += ["--threads", str(threads)]
+    server = spawn(
+        python_module("crowdquake.cli", *args), env=env, log_path=workdir / f"web-{port}.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base)
+    except BaseException:
+        stop(server)
+        raise
+    return server, base
+
+
+def _summary(name: str, values: list[float]) -> str:
+    return (
+        f"  {name:28s} p50 {statistics.median(values):7.1f} ms   "
+        f"p95 {_percentile(values, 0.95):7.1f} ms"
+    )
+
+
+@click.command("feeds")
+@click.option(
+    "--database-url",
+    envvar="CROWDQUAKE_BENCH_DATABASE_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="PostgreSQL database to recreate for the run.",
+)
+@click.option("--events", "n_events", default=100_000, show_default=True, help="Catalogue size.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker.")
+@click.option(
+    "--duration", "duration_s", default=10, show_default=True, help="Seconds per wrk run."
+)
+@click.option("--connections", default=32, show_default=True, help="wrk connections.")
+@click.option("--repeats", default=40, show_default=True, help="Requests per FDSN query kind.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic catalogue.")
+def bench_feeds(
+    database_url: str,
+    n_events: int,
+    workers: int,
+    threads: int,
+    duration_s: int,
+    connections: int,
+    repeats: int,
+    seed: int,
+) -> None:
+    """Cached GeoJSON feed throughput and FDSN query latency over a large catalogue."""
+    from sqlalchemy import text
+
+    from crowdquake.storage import migrate
+    from crowdquake.storage.session import make_engine
+
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
+    if not database_url.startswith("postgresql"):
+        raise click.UsageError("the feeds benchmark runs on PostgreSQL")
+    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
+    recreate_postgres_database(database_url)
+    migrate.upgrade(database_url)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    load_catalogue(database_url, synthetic_catalogue(n_events, now, seed))
+    click.echo(f"loaded {n_events:,} events in {time.perf_counter() - started:.0f} s", err=True)
+    plans = explain(database_url, now)
+
+    workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-feeds-"))
+    trivial_lua = workdir / "get.lua"
+    trivial_lua.write_text('wrk.method = "GET"\n')
+    wrk: dict[str, WrkResult] = {}
+    queries = fdsn_queries(now, seed)
+    try:
+        server, base = _serve(database_url, workdir, workers, threads, "5")
+        try:
+            day = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+            for name, path in (
+                ("trivial", "/healthz"),
+                ("cached day feed", "/api/v1/feeds/day.geojson"),
+                ("uncached day GeoJSON", f"/fdsnws/event/1/query?starttime={day}&format=geojson"),
+            ):
+                click.echo(f"  wrk {name} {duration_s} s ...", err=True)
+                wrk[name] = run_wrk(
+                    base + path,
+                    trivial_lua,
+                    duration_s=duration_s,
+                    connections=connections,
+                    threads=2,
+                )
+            click.echo("  FDSN queries ...", err=True)
+            floor = measure_version(base, repeats)
+            latencies = measure(base, queries, repeats)
+            engine = make_engine(database_url)
+            with engine.begin() as conn:
+                for index in CATALOG_INDEXES:
+                    conn.execute(text(f"DROP INDEX {index}"))
+            click.echo("  FDSN queries without the catalogue indexes ...", err=True)
+            baseline = measure(base, queries, max(5, repeats // 4))
+            with engine.begin() as conn:
+                for index, target in CATALOG_INDEXES.items():
+                    conn.execute(text(f"CREATE INDEX {index} ON {target}"))
+            engine.dispose()
+        finally:
+            stop(server)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    click.echo(
+        f"\nfeeds benchmark: {n_events:,} events, gunicorn {workers}x{threads} + PostgreSQL on "
+        "loopback, load generators on the same cores"
+    )
+    trivial = wrk["trivial"].requests_per_s
+    for name, result in wrk.items():
+        click.echo(
+            f"  {name:22s} {result.requests_per_s:9.0f} req/s  ratio to trivial "
+            f"{result.requests_per_s / trivial:5.2f}  p50 {result.p50_ms:6.1f} ms  "
+            f"p99 {result.p99_ms:6.1f} ms  non-2xx {result.non_2xx}"
+        )
+    cached = wrk["cached day feed"].requests_per_s
+    uncached = wrk["uncached day GeoJSON"].requests_per_s
+    click.echo(f"  cache speed-up: {cached / uncached:.1f}x")
+
+    click.echo(f"\nFDSN event queries ({repeats} each, sequential, keep-alive)")
+    click.echo(_summary("floor: /version", floor))
+    everything: list[float] = []
+    for name, values in latencies.items():
+        everything += values
+        slow = baseline[name]
+        click.echo(
+            f"{_summary(name, values)}   without indexes p95 {_percentile(slow, 0.95):7.1f} ms"
+        )
+    p95 = _percentile(everything, 0.95)
+    verdict = "met" if p95 <= TARGET_P95_MS else "NOT met"
+    click.echo(f"  all queries: p95 {p95:.1f} ms (target <= {TARGET_P95_MS:.0f} ms: {verdict})")
+
+    click.echo("\nEXPLAIN ANALYZE of the catalogue SQL")
+    for name, plan in plans:
+        used = any(word in plan for word in ("Index Scan", "Index Only Scan", "Bitmap Index"))
+        click.echo(f"-- {name}: index used: {'yes' if used else 'NO'}\n{plan}\n")
+
+
+def measure_version(base: str, repeats: int) -> list[float]:
+    import httpx
+
+    out = []
+    with httpx.Client(base_url=base, timeout=10) as http:
+        http.get("/fdsnws/event/1/version")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            http.get("/fdsnws/event/1/version").raise_for_status()
+            out.append((time.perf_counter() - started) * 1000.0)
+    return out
