@@ -44,6 +44,12 @@ class Settings:
     max_request_header_bytes: int = 8190
     auth_cache_ttl_s: float = 10.0
     ingest_group_commit: bool = True
+    # Alert streams (their own asyncio process next to gunicorn)
+    stream_bind: str = ""
+    stream_url: str = ""
+    stream_processes: int = 1
+    stream_max_connections: int = 20000
+    stream_max_per_device: int = 2
     # Trigger acceptance window
     max_future_skew_s: float = 30.0
     max_trigger_age_s: float = 3600.0
@@ -159,11 +165,15 @@ def _check_positive(settings: Settings) -> None:
         "console_lockout_failures",
         "console_lockout_s",
         "console_session_hours",
+        "stream_max_connections",
+        "stream_max_per_device",
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
     if settings.trusted_proxy_hops < 0:
         raise ValueError(f"{ENV_PREFIX}TRUSTED_PROXY_HOPS must be 0 (no proxy) or more")
+    if settings.stream_processes < 0:
+        raise ValueError(f"{ENV_PREFIX}STREAM_PROCESSES must be 0 or more")
     if not 0 <= settings.heartbeat_cell_resolution <= 15:
         raise ValueError(f"{ENV_PREFIX}HEARTBEAT_CELL_RESOLUTION must be an H3 resolution 0-15")
 
@@ -214,6 +224,15 @@ SETTINGS_DOC: dict[str, str] = {
     "ingest_group_commit": "PostgreSQL: `POST /api/v1/triggers` inserts through a group commit, "
     "so concurrent requests of one web process (web_threads > 1) share one INSERT and commit; "
     "each 2xx still follows the commit of its row",
+    "stream_bind": "Address of the alert stream server (`GET /api/v1/alerts/stream`, SSE) that "
+    "`crowdquake serve` starts next to gunicorn. Default: the host of `bind`, its port + 1",
+    "stream_url": "Public base URL of the stream server that `GET /api/v1/alerts/stream` on the "
+    "API redirects to (empty: the request's host with the port of `stream_bind`). Behind a "
+    "reverse proxy route the path to the stream server instead",
+    "stream_processes": "Stream server processes sharing `stream_bind` (SO_REUSEPORT); 0: none "
+    "(run `crowdquake stream` yourself)",
+    "stream_max_connections": "Open streams per stream process; more is 503 with Retry-After",
+    "stream_max_per_device": "Open streams per device and process; a new one closes the oldest",
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
     "max_trigger_age_s": "A corrected trigger time older than this is 422",
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",

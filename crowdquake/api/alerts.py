@@ -1,21 +1,17 @@
 """``/api/v1/alerts``: how alerts reach phones (polling, Server-Sent Events) and the public (CAP).
 
-The stream never holds a database transaction open: each poll opens a short session, reads, and
-closes it, so a connection that stays up for minutes costs no locks and no idle transaction.
-Long-lived streams need a worker class that does not pin a process per client (gunicorn gthread
-or gevent); the ``max_s`` bound lets proxies and clients recycle them.
+The stream itself is served by the stream server (``crowdquake.api.stream_server``, its own
+asyncio process); this blueprint authenticates the device and redirects to it.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Iterator
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
+from crowdquake.api import stream_tickets
 from crowdquake.api.alert_schemas import (
     MAX_ALERT_ID,
     AlertQuery,
@@ -25,18 +21,12 @@ from crowdquake.api.alert_schemas import (
 )
 from crowdquake.api.problems import field_path
 from crowdquake.api.request import authenticated_device, enforce_rate_limit
+from crowdquake.config import Settings
 from crowdquake.services import alerts, cap
 from crowdquake.services.errors import FieldError, InvalidInput, NotFound
-from crowdquake.services.ports import Clock
 from crowdquake.web import container, get_session, transactional
 
 bp = Blueprint("api_v1_alerts", __name__, url_prefix="/api/v1")
-
-SSE_MIME = "text/event-stream"
-# Module constants rather than settings: they shape the wire protocol, not the deployment.
-POLL_INTERVAL_S = 0.5
-KEEPALIVE_INTERVAL_S = 15.0
-RECONNECT_MS = 2000
 
 
 def _validated(model: type[AlertQuery], values: dict[str, str]) -> AlertQuery:
@@ -74,65 +64,39 @@ def list_alerts() -> Response:
     return response
 
 
-def sse_event(found: alerts.DeviceAlert) -> str:
-    """One ``alert`` event; JSON has no raw newlines, so one ``data:`` line is enough."""
-    data = DeviceAlertOut.of(found).model_dump_json()
-    return f"id: {found.alert.alert_id}\nevent: alert\ndata: {data}\n\n"
-
-
-def alert_events(
-    factory: sessionmaker[Session],
-    clock: Clock,
-    device_id: uuid.UUID,
-    since_id: int | None,
-    max_s: float,
-) -> Iterator[str]:
-    """The SSE body: poll with a fresh session, send new alerts, comment to keep proxies open."""
-    yield f"retry: {RECONNECT_MS}\n\n"
-    started = time.monotonic()
-    deadline = started + max_s
-    last_write = started
-    cursor = since_id
-    while time.monotonic() < deadline:
-        with factory() as session:
-            page = alerts.alerts_for_device(session, device_id, now=clock.now(), since_id=cursor)
-        cursor = page.cursor
-        for found in page.alerts:
-            yield sse_event(found)
-        now = time.monotonic()
-        if page.alerts:
-            last_write = now
-        elif now - last_write >= KEEPALIVE_INTERVAL_S:
-            yield ": keep-alive\n\n"
-            last_write = now
-        if len(page.alerts) < alerts.DEFAULT_LIMIT:  # a full page means more are waiting
-            time.sleep(max(0.0, min(POLL_INTERVAL_S, deadline - now)))
-
-
 @bp.get("/alerts/stream")
 def stream_alerts() -> Response:
-    session = get_session()
-    try:
-        device = authenticated_device()
-        query = _validated(StreamQuery, request.args.to_dict())
-        last_id = _last_event_id()
-    finally:
-        # The streaming body runs after this returns; nothing of the request's session may
-        # stay open during it.
-        session.close()
+    """Authenticate and validate here, then send the client to the stream server (307).
+
+    Streams are served by their own asyncio process (``crowdquake.api.stream_server``), never by
+    a web worker: an open stream must not hold a request slot that ingest needs. The redirect
+    carries a short-lived signed ticket because clients drop the Authorization header on a
+    redirect to another origin; ``Last-Event-ID`` becomes ``since``.
+    """
+    device = authenticated_device()
+    query = _validated(StreamQuery, request.args.to_dict())
     assert isinstance(query, StreamQuery)
-    services = container()
-    body = alert_events(
-        services.session_factory,
-        services.clock,
-        device.device_id,
-        last_id if last_id is not None else query.since,
-        query.max_s,
-    )
-    response = Response(body, mimetype=SSE_MIME)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"  # nginx would otherwise buffer the stream
-    return response
+    last_id = _last_event_id()
+    since = last_id if last_id is not None else query.since
+    settings = container().settings
+    params = {"ticket": stream_tickets.issue(settings.secret_key, device.device_id)}
+    if since is not None:
+        params["since"] = str(since)
+    params["max_s"] = repr(query.max_s)
+    location = f"{_stream_base(settings)}/api/v1/alerts/stream?{urlencode(params)}"
+    return Response(status=307, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _stream_base(settings: Settings) -> str:
+    if settings.stream_url:
+        return settings.stream_url.rstrip("/")
+    host = request.host  # "name", "name:port", "[v6]" or "[v6]:port"
+    port = 443 if request.scheme == "https" else 80
+    if not host.endswith("]") and ":" in host:
+        host, _, text = host.rpartition(":")
+        port = int(text)
+    stream_port = int(settings.stream_bind.rpartition(":")[2]) if settings.stream_bind else port + 1
+    return f"{request.scheme}://{host}:{stream_port}"
 
 
 @bp.get("/alerts/<int:alert_id>.cap")

@@ -228,8 +228,18 @@ def _alert_paths() -> dict[str, Any]:
         "/alerts/stream": {
             "get": {
                 "summary": "Server-Sent Events: one `alert` event (id = alert id) per new alert",
-                "description": "Polls every 0.5 s; `: keep-alive` comments every 15 s; honours "
-                "the Last-Event-ID header (takes precedence over `since`); closes after `max_s`.",
+                "description": "The API authenticates and validates, then answers 307 to the "
+                "stream server (`CROWDQUAKE_STREAM_URL`, default: this host with the port of "
+                "`CROWDQUAKE_STREAM_BIND`) with a signed `ticket` (valid 60 s) and `since`, since "
+                "clients drop Authorization on a redirect to another origin; behind a reverse "
+                "proxy the path may go to the stream server directly (it also takes the bearer "
+                "token). The stream first sends the device's alerts after `Last-Event-ID` (it "
+                "takes precedence over `since`; default: the last 10 minutes), then each new one "
+                "within ~0.25 s of its commit, never the same id twice; `: keep-alive` comments "
+                "every 15 s; closes after `max_s`. At most `CROWDQUAKE_STREAM_MAX_PER_DEVICE` "
+                "streams per device (a new one closes the oldest) and "
+                "`CROWDQUAKE_STREAM_MAX_CONNECTIONS` per stream process (more: 503 with "
+                "Retry-After).",
                 "operationId": "streamAlerts",
                 "security": AUTH,
                 "parameters": [
@@ -254,8 +264,14 @@ def _alert_paths() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
+                    "307": {
+                        "description": "To the stream server: `Location` carries `ticket`, "
+                        "`since` and `max_s`",
+                        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                    },
                     "200": {
-                        "description": "`event: alert` with a DeviceAlertOut JSON `data` line",
+                        "description": "(from the stream server) `event: alert` with a "
+                        "DeviceAlertOut JSON `data` line",
                         "content": {
                             "text/event-stream": {
                                 "schema": {
@@ -266,6 +282,11 @@ def _alert_paths() -> dict[str, Any]:
                         },
                     },
                     **_responses({}, ["401", "403", "422", "429"]),
+                    "503": {
+                        "description": "(from the stream server) too many open streams; retry "
+                        "after `Retry-After` seconds",
+                        "content": problem,
+                    },
                 },
             }
         },

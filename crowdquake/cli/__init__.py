@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "serve": "crowdquake.cli.serve:serve",
     "worker": "crowdquake.cli.worker:worker",
     "beat": "crowdquake.cli.worker:beat",
+    "stream": "crowdquake.cli.stream:stream",
     "demo": "crowdquake.cli.demo:demo",
     "db": "crowdquake.cli.db:db",
     "bench": "crowdquake.cli.bench:bench",

@@ -163,6 +163,43 @@ def latest_alert_id(session: Session) -> int:
     return int(session.scalar(select(func.max(Alert.id))) or 0)
 
 
+def recent_issued_alerts(
+    session: Session, now: datetime, window_s: float, after_id: int = 0
+) -> list[IssuedAlert]:
+    """Deliverable alerts issued in the last ``window_s`` with an id above ``after_id``, oldest
+    first (the stream server's poll: a short window also catches an alert whose transaction
+    committed after one with a larger id)."""
+    rows = session.execute(
+        _issued_alerts()
+        .where(Alert.issued_at >= now - timedelta(seconds=window_s), Alert.id > after_id)
+        .order_by(Alert.id)
+        .limit(SCAN_LIMIT)
+    ).all()
+    return [_to_issued(*row) for row in rows if row[2] not in WITHDRAWN_STATUSES]
+
+
+def device_cells(session: Session, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Current heartbeat cell of each device that has one."""
+    found: dict[uuid.UUID, str] = {}
+    for start in range(0, len(device_ids), 1000):
+        chunk = list(device_ids[start : start + 1000])
+        rows = session.execute(
+            select(DeviceState.device_id, DeviceState.cell).where(DeviceState.device_id.in_(chunk))
+        )
+        found.update({row.device_id: row.cell for row in rows if row.cell})
+    return found
+
+
+def device_alert(alert: IssuedAlert, cell: str | None, now: datetime) -> DeviceAlert | None:
+    """``alert`` as the device in ``cell`` sees it, or None when the alert does not concern it."""
+    if cell is None or alert.event_status in WITHDRAWN_STATUSES:
+        return None
+    forecast = forecast_for_cell(cell, alert.cells)
+    if forecast is None:
+        return None
+    return DeviceAlert(alert, forecast, (forecast.s_arrival_time - now).total_seconds())
+
+
 def alerts_for_device(
     session: Session,
     device_id: uuid.UUID,

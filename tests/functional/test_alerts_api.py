@@ -6,13 +6,13 @@ registered and placed through the public API, so their cell is the one the servi
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import h3
 import pytest
@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdquake.api import alerts as alerts_api
+from crowdquake.api import stream_tickets
 from crowdquake.storage.models import Alert, DeviceState, Event, EventRevision
 
 PROBLEM = "application/problem+json"
@@ -36,11 +37,6 @@ def alert_client(app: Flask, client: FlaskClient) -> FlaskClient:
     if alerts_api.bp.name not in app.blueprints:
         app.register_blueprint(alerts_api.bp)
     return client
-
-
-@pytest.fixture
-def fast_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(alerts_api, "POLL_INTERVAL_S", 0.02)
 
 
 @pytest.fixture
@@ -241,88 +237,28 @@ def test_device_without_heartbeat_gets_nothing(
     assert poll(alert_client, {"Authorization": device["Authorization"]})["alerts"] == []
 
 
-def sse_events(text: str) -> list[dict[str, str]]:
-    events = []
-    for block in text.split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            name, _, value = line.partition(": ")
-            fields[name] = value
-        if "event" in fields:
-            events.append(fields)
-    return events
-
-
-def test_stream_sends_alerts_as_sse_and_honours_last_event_id(
-    alert_client: FlaskClient,
-    placed_device: Any,
-    session: Session,
-    now: datetime,
-    fast_stream: None,
+def test_stream_redirects_to_the_stream_server_with_a_ticket(
+    alert_client: FlaskClient, placed_device: Any, app: Flask
 ) -> None:
-    device, cell = placed_device(SF)
-    quake = Quake(session, now)
-    quake.revision(1, 5.0)
-    quake.revision(2, 5.4)
-    first = quake.alert(1, [(cell, 5.0, 4.0)])
-    second = quake.alert(2, [(cell, 5.5, 3.0)])
-
-    response = alert_client.get("/api/v1/alerts/stream?max_s=0.2", headers=device)
-    assert response.status_code == 200
-    assert response.mimetype == "text/event-stream"
-    assert response.headers["Cache-Control"] == "no-store"
-    text = response.get_data(as_text=True)
-    assert text.startswith("retry: ")
-    events = sse_events(text)
-    assert [(e["event"], int(e["id"])) for e in events] == [("alert", first), ("alert", second)]
-    polled = poll(alert_client, device)["alerts"]
-    assert [json.loads(e["data"]) for e in events] == polled
-
-    resumed = alert_client.get(
-        "/api/v1/alerts/stream?max_s=0.2&since=0", headers={**device, "Last-Event-ID": str(first)}
-    )
-    assert [int(e["id"]) for e in sse_events(resumed.get_data(as_text=True))] == [second]
-
-
-def test_stream_delivers_an_alert_issued_while_connected(
-    alert_client: FlaskClient,
-    placed_device: Any,
-    session: Session,
-    now: datetime,
-    monkeypatch: pytest.MonkeyPatch,
-    fast_stream: None,
-) -> None:
-    device, cell = placed_device(SF)
-    monkeypatch.setattr(alerts_api, "KEEPALIVE_INTERVAL_S", 0.01)
-    quake = Quake(session, now)
-    quake.revision(1, 5.2)
-    response = alert_client.get("/api/v1/alerts/stream?max_s=5", headers=device, buffered=False)
-    chunks: Iterator[bytes] = response.iter_encoded()
-    assert next(chunks).startswith(b"retry: ")
-    # A keep-alive proves the stream already polled and found nothing.
-    assert next(chunks) == b": keep-alive\n\n"
-    # Between polls the stream holds no session, so this write proceeds at once.
-    alert_id = quake.alert(1, [(cell, 5.3, 6.0)])
-    received = next(chunk for chunk in chunks if chunk != b": keep-alive\n\n").decode()
-    response.close()
-    (event,) = sse_events(received)
-    assert int(event["id"]) == alert_id
-    assert json.loads(event["data"])["predicted_mmi"] == 5.3
-
-
-def test_stream_sends_keep_alive_comments(
-    alert_client: FlaskClient,
-    placed_device: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    fast_stream: None,
-) -> None:
+    """The API authenticates and validates; the stream itself is the stream server's
+    (tests/functional/test_alert_streams.py)."""
     device, _ = placed_device(SF)
-    monkeypatch.setattr(alerts_api, "KEEPALIVE_INTERVAL_S", 0.05)
-    text = alert_client.get("/api/v1/alerts/stream?max_s=0.3", headers=device).get_data(
-        as_text=True
+    response = alert_client.get(
+        "/api/v1/alerts/stream?max_s=30&since=3",
+        headers={**device, "Last-Event-ID": "7"},
+        base_url="http://localhost:8000",
     )
-    assert text.count(": keep-alive\n\n") >= 2
-    assert sse_events(text) == []
+    assert response.status_code == 307
+    assert response.headers["Cache-Control"] == "no-store"
+    location = urlsplit(response.headers["Location"])
+    # Default CROWDQUAKE_STREAM_BIND: the port after the API's.
+    assert (location.hostname, location.port) == ("localhost", 8001)
+    assert location.path == "/api/v1/alerts/stream"
+    query = parse_qs(location.query)
+    assert query["since"] == ["7"]  # Last-Event-ID wins over since
+    assert query["max_s"] == ["30.0"]
+    device_id = stream_tickets.verify(app.config["SECRET_KEY"], query["ticket"][0])
+    assert device_id == uuid.UUID(device["Authorization"].split()[1].split(".")[0])
 
 
 CAP_ALERT_ORDER = ["identifier", "sender", "sent", "status", "msgType", "scope"]
