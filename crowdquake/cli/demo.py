@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
     from crowdquake.storage import migrate
 
     settings = load_settings()
+    # SIGTERM (a supervisor, `timeout`) stops the API and the worker too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     migrate.upgrade(settings.database_url)
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
@@ -95,6 +98,10 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
     finally:
         stop(web)
         stop(worker)
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
 
 
 def _demo_operator(database_url: str) -> tuple[str, str]:

@@ -192,6 +192,17 @@ def _login(driver: Any, base: str, username: str) -> None:
     _wait(driver, "logged in", lambda d: d.find_elements(By.CSS_SELECTOR, "form.who"))
 
 
+def _click_link(driver: Any, text: str) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        driver.find_element(By.LINK_TEXT, text).click()
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
 def _alerts_and_revisions(engine: Any, public_id: str) -> tuple[int, int]:
     with engine.connect() as conn:
         event_id = conn.scalar(select(models.Event.id).where(models.Event.public_id == public_id))
@@ -220,18 +231,18 @@ def test_operator_session_in_chromium(stack: dict[str, Any], browser: Any) -> No
     stream.start()
 
     # The event appears in the live list without a reload.
-    row = _wait(
-        driver,
-        "the event in the live list",
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#events-body tr[data-id]"),
-        90,
-    )[0]
+    # (The list is rebuilt at every poll, so elements are looked up in one script call.)
+    first_row = (
+        "const r = document.querySelector('#events-body tr[data-id]'); return r && r.dataset.id;"
+    )
+    public_id = _wait(
+        driver, "the event in the live list", lambda d: d.execute_script(first_row), 90
+    )
     assert driver.execute_script("return window.cqNoReload;") == 42
-    public_id = row.get_attribute("data-id")
     driver.save_screenshot(str(ARTEFACTS / "console-events.png"))
 
     # Its page: map with triggers and the moveout plot.
-    driver.find_element(By.LINK_TEXT, public_id).click()
+    _wait(driver, "the event link followed", lambda d: _click_link(d, public_id), 10)
     _wait(
         driver,
         "map drawn",

@@ -73,3 +73,15 @@ def test_roles_are_ordered() -> None:
     assert operators.role_at_least("operator", "viewer")
     assert not operators.role_at_least("viewer", "operator")
     assert not operators.role_at_least("operator", "admin")
+
+
+def test_ensure_operator_resets_the_demo_login(session: Session, now: datetime) -> None:
+    operators.ensure_operator(
+        session, username="demo", password=PW, role="admin", now=now, actor="demo"
+    )
+    operators.set_operator_disabled(session, "demo", True, now=now, actor="cli")
+    operators.ensure_operator(
+        session, username="demo", password="another password", role="admin", now=now, actor="demo"
+    )
+    assert login(session, now, "another password", user="demo") is not None
+    assert login(session, now, PW, user="demo") is None
