@@ -1,7 +1,14 @@
 """The OpenAPI 3.1 document of ``/api/v1``, generated from the pydantic models.
 
-``crowdquake openapi`` writes it to ``crowdquake/api/openapi.json`` (checked in); a test keeps the
-two equal, so the published contract cannot drift from the code.
+``crowdquake openapi`` writes it to ``crowdquake/api/openapi.json`` (checked in, for the default
+settings and the shipped edge model); a test keeps the two equal, so the published contract
+cannot drift from the code. ``/api/v1/openapi.json`` serves the document of the running
+deployment's settings (batch size, body limit, acceptance window, waveform format).
+
+Every rule the server enforces is in the document: JSON Schema where it can say it (ranges,
+lengths, patterns, exact sample rate and channels, integer maxima), and where it cannot (a time
+relative to the server's clock, equal channel lengths) in the description plus a machine-readable
+``x-acceptance-window`` extension. Every response lists the headers it always carries.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from pydantic.json_schema import models_json_schema
 
 from crowdquake import __version__
 from crowdquake.api import alert_schemas, event_schemas, schemas
+from crowdquake.api.middleware import CSP_API, HSTS
+from crowdquake.config import Settings
 
 CHECKED_IN = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{model}"
@@ -28,20 +37,66 @@ _MODELS: list[type[BaseModel]] = [
     schemas.TriggerOut,
     schemas.TriggerAccepted,
     schemas.TriggerBatchAccepted,
+    schemas.WaveformStored,
     schemas.Problem,
 ]
 
 ERRORS = {
-    "400": "Body is not JSON",
+    "400": "Body is not JSON (or the HTTP request is malformed)",
     "401": "Missing or invalid device token",
     "403": "Device is blocked",
     "404": "Not found (or another device's resource)",
     "409": "Trigger id reused with a different body",
-    "413": "Body larger than the configured limit",
+    "413": "Body larger than the configured limit (in `info.description`)",
     "415": "Content-Type is not application/json (the response carries `Accept`)",
+    "414": "Request line (method, path and query) longer than the server reads",
     "422": "Schema or physical-range violation; `errors` lists field paths",
-    "429": "Per-device rate limit; see Retry-After",
+    "429": "Rate limit (sliding 60 s window); see Retry-After",
+    "431": "Too many request header fields, or one too large",
 }
+# Answered for any operation, by the HTTP server itself (crowdquake.cli.gunicorn_edge).
+ALWAYS = ["414", "431"]
+BODY_ERRORS = ["400", "413", "415", "422"]
+
+SECURITY_HEADERS: dict[str, Any] = {
+    "Strict-Transport-Security": {"description": "HSTS", "example": HSTS},
+    "X-Content-Type-Options": {"description": "Always `nosniff`", "const": "nosniff"},
+    "Content-Security-Policy": {
+        "description": "Includes `frame-ancestors 'none'`",
+        "example": CSP_API,
+    },
+    "Referrer-Policy": {"description": "Always `no-referrer`", "const": "no-referrer"},
+}
+HEADERS: dict[str, Any] = {
+    **{
+        name: {
+            "description": spec["description"],
+            "required": True,
+            "schema": {"type": "string", **({"const": spec["const"]} if "const" in spec else {})},
+        }
+        for name, spec in SECURITY_HEADERS.items()
+    },
+    "Retry-After": {
+        "description": "Seconds until the request would be accepted",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Accept": {
+        "description": "The media type the endpoint accepts",
+        "required": True,
+        "schema": {"type": "string", "const": "application/json"},
+    },
+    "Location": {
+        "description": "URL of the stored trigger",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+STATUS_HEADERS = {"429": ["Retry-After"], "415": ["Accept"]}
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in (*SECURITY_HEADERS, *names)}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -52,27 +107,68 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
 
 
+def _error(status: str) -> dict[str, Any]:
+    return {
+        "description": ERRORS[status],
+        "headers": _headers(*STATUS_HEADERS.get(status, [])),
+        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
+    }
+
+
 def _responses(
-    ok: dict[str, tuple[str, type[BaseModel] | None]], errors: list[str]
+    ok: dict[str, tuple[str, type[BaseModel] | None]],
+    errors: list[str],
+    ok_headers: tuple[str, ...] = (),
+    links: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, (description, model) in ok.items():
-        out[status] = {"description": description}
+        out[status] = {"description": description, "headers": _headers(*ok_headers)}
+        if links:
+            out[status]["links"] = links
         if model is not None:
             out[status]["content"] = {"application/json": {"schema": _ref(model)}}
-    for status in errors:
-        out[status] = {
-            "description": ERRORS[status],
-            "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
-        }
+    for status in sorted({*errors, *ALWAYS}):
+        out[status] = _error(status)
     return out
 
 
+def _trigger_links(trigger_id: str) -> dict[str, Any]:
+    """What a client can do next with a stored trigger (OpenAPI links, followed by fuzzers)."""
+    return {
+        operation: {"operationId": operation, "parameters": {"trigger_id": trigger_id}}
+        for operation in ("getTrigger", "putTriggerWaveform")
+    }
+
+
 AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}]
-INGEST_ERRORS = ["400", "401", "403", "413", "415", "422", "429"]
+INGEST_ERRORS = ["401", "403", "429", *BODY_ERRORS]
 
 
-def build_openapi() -> dict[str, Any]:
+def _state_runtime_rules(defs: dict[str, Any], settings: Settings) -> None:
+    """Write this deployment's limits into the generated schemas."""
+    age, skew = settings.max_trigger_age_s, settings.max_future_skew_s
+    trigger_time = defs["TriggerIn"]["properties"]["trigger_time"]
+    trigger_time["description"] = (
+        "Trigger time on the device clock, ISO 8601 with a zone. The corrected time "
+        f"trigger_time + clock_offset_s must lie within [server now - {age:g} s, "
+        f"server now + {skew:g} s]; otherwise 422"
+    )
+    trigger_time["x-acceptance-window"] = {
+        "corrected": "trigger_time + clock_offset_s",
+        "max_age_s": age,
+        "max_future_s": skew,
+    }
+    triggers = defs["TriggerBatchIn"]["properties"]["triggers"]
+    triggers["maxItems"] = settings.max_batch_triggers
+    triggers["description"] = (
+        f"1 to {settings.max_batch_triggers} triggers; an id may appear once (a repeat is 409)"
+    )
+
+
+def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
+    """The document for ``settings`` (default: the defaults, as checked in)."""
+    settings = settings or Settings()
     _, definitions = models_json_schema(
         [
             (
@@ -85,6 +181,7 @@ def build_openapi() -> dict[str, Any]:
         ],
         ref_template=REF,
     )
+    _state_runtime_rules(definitions["$defs"], settings)
     trigger_id = {
         "name": "trigger_id",
         "in": "path",
@@ -97,7 +194,13 @@ def build_openapi() -> dict[str, Any]:
             "title": "crowdquake ingest API",
             "version": __version__,
             "description": "Phones register, send heartbeats and post triggers. "
-            "Errors are RFC 7807 problem+json documents with per-field messages.",
+            "Errors are RFC 7807 problem+json documents with per-field messages. "
+            "Request bodies must be declared `application/json` (else 415) and be at most "
+            f"{settings.max_request_bytes} bytes (else 413). Rate limits count requests in "
+            f"any 60 s: {settings.rate_limit_per_minute} per device token, "
+            f"{settings.registration_rate_limit_per_minute} registrations per client IP "
+            "(429 with Retry-After). A rejected request writes nothing; a 2xx means the data "
+            "is committed.",
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
@@ -108,7 +211,7 @@ def build_openapi() -> dict[str, Any]:
                     "requestBody": _json_body(schemas.DeviceRegistration),
                     "responses": _responses(
                         {"201": ("Registered", schemas.DeviceRegistered)},
-                        ["400", "413", "415", "422", "429"],
+                        ["429", *BODY_ERRORS],
                     ),
                 }
             },
@@ -142,6 +245,8 @@ def build_openapi() -> dict[str, Any]:
                             ),
                         },
                         [*INGEST_ERRORS, "409"],
+                        ok_headers=("Location",),
+                        links=_trigger_links("$response.body#/id"),
                     ),
                 }
             },
@@ -157,6 +262,7 @@ def build_openapi() -> dict[str, Any]:
                             "200": ("All were identical replays", schemas.TriggerBatchAccepted),
                         },
                         [*INGEST_ERRORS, "409"],
+                        links=_trigger_links("$response.body#/triggers/0/id"),
                     ),
                 }
             },
@@ -174,10 +280,11 @@ def build_openapi() -> dict[str, Any]:
             },
             **_alert_paths(),
             **_event_paths(),
-            **_waveform_paths(),
+            **_waveform_paths(settings),
         },
         "components": {
             "schemas": definitions["$defs"],
+            "headers": HEADERS,
             "securitySchemes": {
                 "deviceToken": {
                     "type": "http",
@@ -198,15 +305,15 @@ def _alert_paths() -> dict[str, Any]:
         "in": "query",
         "required": False,
         "description": "Cursor: only alerts with a larger id (default: the last 10 minutes)",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": alert_schemas.MAX_ALERT_ID},
     }
     alert_id = {
         "name": "alert_id",
         "in": "path",
         "required": True,
+        "description": "Larger than the largest 64-bit id: 404",
         "schema": {"type": "integer", "minimum": 0},
     }
-    problem = {"application/problem+json": {"schema": _ref(schemas.Problem)}}
     return {
         "/alerts": {
             "get": {
@@ -260,14 +367,21 @@ def _alert_paths() -> dict[str, Any]:
                         "name": "Last-Event-ID",
                         "in": "header",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": alert_schemas.MAX_ALERT_ID,
+                        },
                     },
                 ],
                 "responses": {
                     "307": {
                         "description": "To the stream server: `Location` carries `ticket`, "
                         "`since` and `max_s`",
-                        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                        "headers": {
+                            **_headers(),
+                            "Location": {"schema": {"type": "string", "format": "uri"}},
+                        },
                     },
                     "200": {
                         "description": "(from the stream server) `event: alert` with a "
@@ -285,7 +399,7 @@ def _alert_paths() -> dict[str, Any]:
                     "503": {
                         "description": "(from the stream server) too many open streams; retry "
                         "after `Retry-After` seconds",
-                        "content": problem,
+                        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
                     },
                 },
             }
@@ -301,10 +415,11 @@ def _alert_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "CAP 1.2 XML (urn:oasis:names:tc:emergency:cap:1.2)",
+                        "headers": _headers(),
                         "content": {"application/cap+xml": {"schema": {"type": "string"}}},
                     },
-                    "404": {"description": "Unknown alert", "content": problem},
-                    "429": {"description": ERRORS["429"], "content": problem},
+                    **_responses({}, ["429"]),
+                    "404": {**_error("404"), "description": "Unknown alert"},
                 },
             }
         },
@@ -319,13 +434,14 @@ def _alert_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "CAP 1.2 XML, msgType Cancel",
+                        "headers": _headers(),
                         "content": {"application/cap+xml": {"schema": {"type": "string"}}},
                     },
+                    **_responses({}, ["429"]),
                     "404": {
+                        **_error("404"),
                         "description": "Unknown alert, or its chain was not cancelled",
-                        "content": problem,
                     },
-                    "429": {"description": ERRORS["429"], "content": problem},
                 },
             }
         },
@@ -339,8 +455,10 @@ def _alert_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "Atom feed (RFC 4287)",
+                        "headers": _headers(),
                         "content": {"application/atom+xml": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    **_responses({}, []),
                 },
             }
         },
@@ -351,7 +469,6 @@ def _event_paths() -> dict[str, Any]:
     from crowdquake.api.event_schemas import DEFAULT_PAGE, MAX_PAGE, EventPage
     from crowdquake.services.feeds import LEVELS, PERIODS
 
-    problem = {"application/problem+json": {"schema": _ref(schemas.Problem)}}
     feed_names = [f"{level}_{period}" for level in LEVELS for period in PERIODS] + list(PERIODS)
     return {
         "/events": {
@@ -367,7 +484,7 @@ def _event_paths() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "description": "Events created at or after this ISO 8601 time with a "
-                        "zone (default: the last 24 h)",
+                        "zone, in UTC years 1 to 9999 (default: the last 24 h); else 422",
                         "schema": {"type": "string", "format": "date-time"},
                     },
                     {
@@ -398,17 +515,7 @@ def _event_paths() -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["revisions"]},
                     },
                 ],
-                "responses": {
-                    "200": {
-                        "description": "One page of events",
-                        "content": {"application/json": {"schema": _ref(EventPage)}},
-                    },
-                    "422": {"description": ERRORS["422"], "content": problem},
-                    "429": {
-                        "description": "Per-IP rate limit; see Retry-After",
-                        "content": problem,
-                    },
-                },
+                "responses": _responses({"200": ("One page of events", EventPage)}, ["422", "429"]),
             }
         },
         "/feeds/{feed}.geojson": {
@@ -433,18 +540,20 @@ def _event_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "GeoJSON FeatureCollection (USGS feed layout)",
+                        "headers": _headers(),
                         "content": {"application/geo+json": {"schema": {"type": "object"}}},
                     },
-                    "304": {"description": "Not modified (conditional GET)"},
-                    "404": {"description": "Unknown feed name", "content": problem},
+                    "304": {"description": "Not modified (conditional GET)", "headers": _headers()},
+                    **_responses({}, []),
+                    "404": {**_error("404"), "description": "Unknown feed name"},
                 },
             }
         },
     }
 
 
-def _waveform_paths() -> dict[str, Any]:
-    from crowdquake.api.waveforms import WaveformIn
+def _waveform_paths(settings: Settings) -> dict[str, Any]:
+    from crowdquake.api.waveforms import waveform_schema
 
     return {
         "/triggers/{trigger_id}/waveform": {
@@ -464,11 +573,14 @@ def _waveform_paths() -> dict[str, Any]:
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": WaveformIn.model_json_schema()}},
+                    "content": {"application/json": {"schema": waveform_schema(settings)}},
                 },
                 "responses": _responses(
-                    {"201": ("Stored", None), "200": ("Replaced", None)},
-                    ["400", "401", "403", "404", "413", "415", "422", "429"],
+                    {
+                        "201": ("Stored", schemas.WaveformStored),
+                        "200": ("Replaced", schemas.WaveformStored),
+                    },
+                    ["401", "403", "404", "429", *BODY_ERRORS],
                 ),
             }
         }

@@ -167,6 +167,11 @@ class TriggerBatchAccepted(BaseModel):
     triggers: list[TriggerAccepted]
 
 
+class WaveformStored(BaseModel):
+    trigger_id: uuid.UUID
+    n_samples: int = Field(description="Samples per channel")
+
+
 class FieldProblem(BaseModel):
     field: str = Field(description="Path of the offending field, e.g. triggers[2].latitude")
     message: str

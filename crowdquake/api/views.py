@@ -182,6 +182,10 @@ def get_trigger(trigger_id: uuid.UUID) -> Response:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
+    """The contract of this deployment: its settings' limits and its edge model's format."""
     from crowdquake.api.openapi import build_openapi
 
-    return Response(json.dumps(build_openapi()), mimetype="application/json")
+    extras = container().extras
+    if "openapi" not in extras:
+        extras["openapi"] = json.dumps(build_openapi(container().settings))
+    return Response(extras["openapi"], mimetype="application/json")

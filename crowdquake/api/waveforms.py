@@ -6,6 +6,7 @@ one window); a worker re-scores it with the same model (``crowdquake.edge.score_
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from datetime import datetime
@@ -20,8 +21,10 @@ from crowdquake.api.schemas import (
     MAX_CLOCK_OFFSET_S,
     MAX_PHONE_PGA_MS2,
     StrictModel,
+    WaveformStored,
     check_acceptance_window,
 )
+from crowdquake.config import Settings
 from crowdquake.services import waveforms
 from crowdquake.web import container, get_session, transactional
 
@@ -89,14 +92,59 @@ class WaveformIn(StrictModel):
         return value
 
 
-def _sidecar() -> Any:
-    extras = container().extras
-    if "edge_sidecar" not in extras:
-        from crowdquake.edge import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME, ModelSidecar
+@functools.lru_cache(maxsize=4)
+def _read_sidecar(path: str) -> Any:
+    from crowdquake.edge import ModelSidecar
 
-        path = container().settings.edge_model_path or str(DEFAULT_MODEL_DIR / DEFAULT_MODEL_NAME)
-        extras["edge_sidecar"] = ModelSidecar.read(path.removesuffix(".tflite") + ".json")
-    return extras["edge_sidecar"]
+    return ModelSidecar.read(path.removesuffix(".tflite") + ".json")
+
+
+def edge_sidecar(settings: Settings) -> Any:
+    """The sidecar of the model the server scores with: it fixes the upload format."""
+    from crowdquake.edge import DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME
+
+    return _read_sidecar(settings.edge_model_path or str(DEFAULT_MODEL_DIR / DEFAULT_MODEL_NAME))
+
+
+def _sidecar() -> Any:
+    return edge_sidecar(container().settings)
+
+
+def waveform_schema(settings: Settings) -> dict[str, Any]:
+    """``WaveformIn``'s JSON schema with the rules of this deployment's model written in: the
+    exact sample rate and channel order, the sample counts, the sample range, the time window.
+    Equal channel lengths cannot be said in JSON Schema; the description says it."""
+    sidecar = edge_sidecar(settings)
+    channels = list(sidecar.channel_order)
+    window = int(sidecar.window_samples)
+    schema = WaveformIn.model_json_schema()
+    props = schema["properties"]
+    props["sample_rate_hz"].update(
+        const=float(sidecar.sample_rate_hz),
+        description=f"Must be {sidecar.sample_rate_hz:g} (the edge model's sample rate), Hz",
+    )
+    props["channels"].update(
+        const=channels,
+        minItems=len(channels),
+        maxItems=len(channels),
+        description=f"Channel order; must be {channels} (the edge model's)",
+    )
+    props["data"].update(
+        minItems=len(channels),
+        maxItems=len(channels),
+        description=f"One list of samples per channel, m/s²; every channel the same length, "
+        f"{window} to {MAX_WINDOWS * window} samples ({MAX_WINDOWS} model windows)",
+    )
+    props["data"]["items"].update(minItems=window, maxItems=MAX_WINDOWS * window)
+    props["data"]["items"]["items"].update(minimum=-MAX_PHONE_PGA_MS2, maximum=MAX_PHONE_PGA_MS2)
+    before = settings.max_trigger_age_s + MAX_CLOCK_OFFSET_S
+    after = settings.max_future_skew_s + MAX_CLOCK_OFFSET_S
+    props["start_time"].update(
+        description=f"First sample, device clock. Must lie within [server now - {before:g} s, "
+        f"server now + {after:g} s] (the trigger window widened by the largest clock offset)",
+        **{"x-acceptance-window": {"max_age_s": before, "max_future_s": after}},
+    )
+    return schema
 
 
 @bp.put("/triggers/<uuid:trigger_id>/waveform")
@@ -125,8 +173,7 @@ def put_waveform(trigger_id: uuid.UUID) -> Response:
         start_time=body.start_time,
         now=services.clock.now(),
     )
+    out = WaveformStored(trigger_id=stored.trigger_id, n_samples=stored.n_samples)
     return Response(
-        f'{{"trigger_id": "{stored.trigger_id}", "n_samples": {stored.n_samples}}}',
-        status=201 if stored.created else 200,
-        mimetype="application/json",
+        out.model_dump_json(), status=201 if stored.created else 200, mimetype="application/json"
     )

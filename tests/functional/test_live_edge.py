@@ -16,6 +16,8 @@ from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.storage import migrate
 from tests.functional.live import start
 
+pytestmark = [pytest.mark.slow]
+
 LINE_LIMIT = 1024
 HEADERS_LIMIT = 20
 FIELD_LIMIT = 512
