@@ -506,6 +506,7 @@ def _event_paths() -> dict[str, Any]:
                         "description": "`next_cursor` of the previous page (send the same "
                         "`since`); a cursor this server did not issue is 422",
                         "schema": {"type": "string", "maxLength": 200},
+                        "x-server-issued": True,
                     },
                     {
                         "name": "include",

@@ -1,12 +1,13 @@
 """schemathesis hooks (``SCHEMATHESIS_HOOKS``) for the rules JSON Schema cannot express.
 
-Two rules of the published document are stated in words and in an ``x-acceptance-window``
-extension, because no JSON Schema keyword can say them: a time must lie in a window around the
-server's clock, and a waveform's channels must all have the same length. For schema-valid
-(positive) cases only, this moves each generated time into the window the document states and
-cuts the channels to a common length (keeping the generated zone and every other field). Negative
-cases are left as generated. Nothing here reads the server's configuration: the window comes from
-the document the fuzzer loaded.
+Three rules of the published document are stated in words and vendor extensions, because no JSON
+Schema keyword can say them: a time must lie in a window around the server's clock
+(``x-acceptance-window``), a waveform's channels must all have the same length, and a page cursor
+must be one the server issued (``x-server-issued``). For schema-valid (positive) cases only, this
+moves each generated time into the window the document states, cuts the channels to a common
+length (keeping the generated zone and every other field) and leaves server-issued values out.
+Negative cases are left as generated. Nothing here reads the server's configuration: the window
+comes from the document the fuzzer loaded.
 """
 
 from __future__ import annotations
@@ -19,22 +20,25 @@ import schemathesis
 
 SAFETY_S = 10.0  # room for the time between generating a case and the server reading it
 _windows: dict[str, dict[str, float]] = {}
+_server_issued: set[str] = set()
 
 
-def _find_windows(node: Any, path: str = "") -> None:
+def _scan(node: Any) -> None:
     if isinstance(node, dict):
+        if node.get("x-server-issued") and node.get("in") == "query":
+            _server_issued.add(node["name"])
         for key, value in node.items():
             if isinstance(value, dict) and "x-acceptance-window" in value:
                 _windows[key] = value["x-acceptance-window"]
-            _find_windows(value, f"{path}/{key}")
+            _scan(value)
     elif isinstance(node, list):
         for item in node:
-            _find_windows(item, path)
+            _scan(item)
 
 
 @schemathesis.hook
 def after_load_schema(context: Any, schema: Any) -> None:
-    _find_windows(schema.raw_schema)
+    _scan(schema.raw_schema)
 
 
 def _into_window(value: Any, field: str, offset_s: float, seed: bytes) -> Any:
@@ -68,7 +72,14 @@ def _fix_trigger(item: Any) -> None:
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
     meta = getattr(case, "meta", None)
-    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    if isinstance(case.query, dict):
+        # An opaque value only the server issues (a page cursor) cannot come from a schema: a
+        # positive case leaves it out, as a client starting at the first page does.
+        for name in _server_issued & set(case.query):
+            del case.query[name]
+    if not isinstance(case.body, dict):
         return case
     body = case.body
     _fix_trigger(body)
