@@ -56,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engi
         "CROWDQUAKE_INSTANCE_DIR": str(instance),
         "CROWDQUAKE_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite3'}",
         "CROWDQUAKE_WEB_WORKERS": "2",
+        "CROWDQUAKE_STREAM_PROCESSES": "0",  # no SSE server: not under test here
         # The fuzzer is one client with one token: limits high enough to reach the validation.
         "CROWDQUAKE_RATE_LIMIT_PER_MINUTE": "1000000",
         "CROWDQUAKE_REGISTRATION_RATE_LIMIT_PER_MINUTE": "1000000",

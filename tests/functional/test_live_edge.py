@@ -34,6 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         "CROWDQUAKE_INSTANCE_DIR": str(instance),
         "CROWDQUAKE_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite3'}",
         "CROWDQUAKE_WEB_WORKERS": "1",
+        "CROWDQUAKE_STREAM_PROCESSES": "0",  # no SSE server: not under test here
         "CROWDQUAKE_MAX_REQUEST_LINE_BYTES": str(LINE_LIMIT),
         "CROWDQUAKE_MAX_REQUEST_HEADERS": str(HEADERS_LIMIT),
         "CROWDQUAKE_MAX_REQUEST_HEADER_BYTES": str(FIELD_LIMIT),
