@@ -169,15 +169,20 @@ def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, s
 
     def box() -> dict[str, str]:
         lat, lon = region()
+        end = rng.uniform(0, 358)  # a 7-day window somewhere in the year
         return {
-            "starttime": day_ago(7 + rng.uniform(0, 300)),
-            "endtime": day_ago(rng.uniform(0, 7)),
+            "starttime": day_ago(end + 7),
+            "endtime": day_ago(end),
             "minlat": f"{lat - 3:.1f}",
             "maxlat": f"{lat + 3:.1f}",
             "minlon": f"{lon - 3:.1f}",
             "maxlon": f"{lon + 3:.1f}",
             "format": "text",
         }
+
+    def month_m4() -> dict[str, str]:
+        end = rng.uniform(0, 335)  # a 30-day window somewhere in the year
+        return {"starttime": day_ago(end + 30), "endtime": day_ago(end), "minmag": "4"}
 
     def radius() -> dict[str, str]:
         lat, lon = region()
@@ -191,11 +196,7 @@ def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, s
 
     return {
         "last day, QuakeML": lambda: {"starttime": day_ago(1)},
-        "30 days M4+, QuakeML": lambda: {
-            "starttime": day_ago(rng.uniform(30, 365)),
-            "endtime": day_ago(rng.uniform(0, 30)),
-            "minmag": "4",
-        },
+        "30 days M4+, QuakeML": month_m4,
         "box, 7 days, text": box,
         "radius 2°, 30 days, text": radius,
         "year M5+, text": lambda: {"starttime": day_ago(365), "minmag": "5", "format": "text"},

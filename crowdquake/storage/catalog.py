@@ -9,6 +9,7 @@ exact selection (PostgreSQL and SQLite >= 3.35 both have the trigonometric funct
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +76,31 @@ def great_circle_deg(
     return func.degrees(2.0 * func.asin(func.sqrt(capped)))
 
 
+def longitude_band(lat0: float, lon0: float, radius_deg: float) -> tuple[float, float] | None:
+    """Longitudes (west, east) that contain the spherical cap of ``radius_deg`` around a point,
+    or None when it reaches a pole. The cap touches the meridians at sin(dlon) = sin(r)/cos(lat0)
+    (spherical trigonometry of the tangent great circle). ``west > east`` crosses the
+    antimeridian.
+
+    >>> [round(v, 3) for v in longitude_band(60.0, 10.0, 1.0)]
+    [8.0, 12.0]
+    >>> longitude_band(0.0, 179.5, 1.0)
+    (178.5, -179.5)
+    >>> longitude_band(89.5, 0.0, 1.0) is None
+    True
+    """
+    ratio = math.sin(math.radians(radius_deg)) / math.cos(math.radians(lat0))
+    if abs(lat0) + radius_deg >= 90.0 or ratio >= 1.0:
+        return None
+    dlon = math.degrees(math.asin(ratio))
+    west, east = lon0 - dlon, lon0 + dlon
+    if west < -180.0:
+        west += 360.0
+    if east > 180.0:
+        east -= 360.0
+    return west, east
+
+
 def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     rev = EventRevision
     out: list[ColumnElement[bool]] = [Event.status.in_(f.statuses)]
@@ -119,6 +145,14 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
         lat0, lon0 = f.centre
         # A latitude band first: plain comparisons an index or a cheap scan can use.
         out.append(rev.lat_deg.between(lat0 - f.max_radius_deg, lat0 + f.max_radius_deg))
+        band = longitude_band(lat0, lon0, f.max_radius_deg)
+        if band is not None:
+            low, high = band
+            out.append(
+                rev.lon_deg.between(low, high)
+                if low <= high
+                else or_(rev.lon_deg >= low, rev.lon_deg <= high)
+            )
         distance = great_circle_deg(rev.lat_deg, rev.lon_deg, lat0, lon0)
         if f.max_radius_deg < 180.0:
             out.append(distance <= f.max_radius_deg)

@@ -65,6 +65,7 @@ def event(status: str = "confirmed", reviewed: bool = False) -> PublishedEvent:
         "crowdquake.services.catalog",
         "crowdquake.services.formats.quakeml",
         "crowdquake.services.formats.geojson",
+        "crowdquake.storage.catalog",
     ],
 )
 def test_doctests(name: str) -> None:
