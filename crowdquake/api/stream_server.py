@@ -146,6 +146,7 @@ class Hub:
             await asyncio.sleep(POLL_INTERVAL_S)
 
     async def poll_once(self) -> int:
+        started = time.monotonic()
         now = self.clock.now()
         recent = await self.db(lambda s: alerts.recent_issued_alerts(s, now, RECENT_WINDOW_S))
         fresh = [a for a in recent if a.alert_id not in self.seen]
@@ -162,14 +163,22 @@ class Hub:
             by_cell.setdefault(cell, []).append(device_id)
         sent = 0
         for alert in fresh:
+            coverage = alerts.AlertCoverage(alert.cells)
             for cell, device_ids in by_cell.items():
-                found = alerts.device_alert(alert, cell, now)
+                found = alerts.device_alert(alert, coverage, cell, now)
                 if found is None:
                     continue
                 for device_id in device_ids:
                     for stream in self.by_device.get(device_id, ()):
                         stream.queue.put_nowait(found)
                         sent += 1
+        log.info(
+            "alerts %s: queued for %d of %d streams %.3f s after the poll started",
+            [a.alert_id for a in fresh],
+            sent,
+            self.count,
+            time.monotonic() - started,
+        )
         return sent
 
 
@@ -357,6 +366,11 @@ def listening_socket(bind: str) -> socket.socket:
 
 def run(settings: Settings, sock: socket.socket) -> None:
     """Serve on ``sock`` until SIGTERM/SIGINT."""
+    import resource
+
+    # Each open stream is a file descriptor: use all the hard limit allows.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sock.setblocking(False)
     web.run_app(
         make_app(settings),

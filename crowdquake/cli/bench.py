@@ -12,6 +12,7 @@ BENCHES: dict[str, str] = {
     "association": "crowdquake.cli.bench_association:bench_association",
     "edge": "crowdquake.cli.bench_edge:bench_edge",
     "feeds": "crowdquake.cli.bench_feeds:bench_feeds",
+    "streams": "crowdquake.cli.bench_streams:bench_streams",
 }
 
 

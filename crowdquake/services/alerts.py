@@ -114,6 +114,58 @@ def forecast_for_cell(device_cell: str, cells: Sequence[Mapping[str, Any]]) -> C
     return CellForecast(predicted_mmi=mmi, s_arrival_time=arrival)
 
 
+class AlertCoverage:
+    """An alert's cells indexed for many lookups: ``forecast(cell)`` equals
+    ``forecast_for_cell(cell, cells)`` but costs a few dictionary probes instead of a pass over
+    every alert cell (the stream server matches one alert against thousands of device cells)."""
+
+    def __init__(self, cells: Sequence[Mapping[str, Any]]) -> None:
+        # resolution -> alert cell -> (strongest MMI, earliest arrival) among duplicates
+        self.by_res: dict[int, dict[str, tuple[float, datetime]]] = {}
+        for entry in cells:
+            cell = entry.get("cell")
+            if not isinstance(cell, str) or not h3.is_valid_cell(cell):
+                continue
+            value = (float(entry["predicted_mmi"]), parse_utc(str(entry["s_arrival_time"])))
+            level = self.by_res.setdefault(h3.get_resolution(cell), {})
+            level[cell] = _merge(level.get(cell), value)
+        self._finer: dict[int, dict[str, tuple[float, datetime]]] = {}
+
+    def _finer_than(self, res: int) -> dict[str, tuple[float, datetime]]:
+        """Alert cells finer than ``res``, merged under their ancestor at ``res``."""
+        if res not in self._finer:
+            merged: dict[str, tuple[float, datetime]] = {}
+            for cell_res, level in self.by_res.items():
+                if cell_res <= res:
+                    continue
+                for cell, value in level.items():
+                    parent = h3.cell_to_parent(cell, res)
+                    merged[parent] = _merge(merged.get(parent), value)
+            self._finer[res] = merged
+        return self._finer[res]
+
+    def forecast(self, device_cell: str) -> CellForecast | None:
+        device_res = h3.get_resolution(device_cell)
+        found: tuple[float, datetime] | None = None
+        for res, level in self.by_res.items():
+            if res <= device_res:
+                value = level.get(
+                    device_cell if res == device_res else h3.cell_to_parent(device_cell, res)
+                )
+                if value is not None:
+                    found = _merge(found, value)
+        value = self._finer_than(device_res).get(device_cell)
+        if value is not None:
+            found = _merge(found, value)
+        if found is None:
+            return None
+        return CellForecast(predicted_mmi=found[0], s_arrival_time=found[1])
+
+
+def _merge(a: tuple[float, datetime] | None, b: tuple[float, datetime]) -> tuple[float, datetime]:
+    return b if a is None else (max(a[0], b[0]), min(a[1], b[1]))
+
+
 def _issued_alerts() -> Select[Alert, str, str, EventRevision]:
     return (
         select(Alert, Event.public_id, Event.status, EventRevision)
@@ -190,11 +242,14 @@ def device_cells(session: Session, device_ids: Sequence[uuid.UUID]) -> dict[uuid
     return found
 
 
-def device_alert(alert: IssuedAlert, cell: str | None, now: datetime) -> DeviceAlert | None:
-    """``alert`` as the device in ``cell`` sees it, or None when the alert does not concern it."""
+def device_alert(
+    alert: IssuedAlert, coverage: AlertCoverage, cell: str | None, now: datetime
+) -> DeviceAlert | None:
+    """``alert`` (indexed as ``coverage``) as the device in ``cell`` sees it, or None when the
+    alert does not concern it."""
     if cell is None or alert.event_status in WITHDRAWN_STATUSES:
         return None
-    forecast = forecast_for_cell(cell, alert.cells)
+    forecast = coverage.forecast(cell)
     if forecast is None:
         return None
     return DeviceAlert(alert, forecast, (forecast.s_arrival_time - now).total_seconds())
