@@ -243,7 +243,8 @@ SETTINGS_DOC: dict[str, str] = {
     "alerts_disabled_regions": "Kill switch: comma-separated region keys (H3 res 2) where no "
     "automatic alert is issued; detection goes on. Also per region in the database",
     "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",
-    "webhook_secret": "HMAC-SHA256 key signing webhook bodies",
+    "webhook_secret": "Key of the Standard Webhooks signature (HMAC-SHA256 over id, timestamp "
+    "and body); `whsec_<base64>` or any string",
     "webhook_timeout_s": "Timeout of one webhook delivery attempt",
     "cap_sender": "`sender` of the CAP 1.2 messages (no spaces or commas); must be set in "
     "production",

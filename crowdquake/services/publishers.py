@@ -5,15 +5,23 @@
 and each failure schedules the next attempt with exponential backoff (base * 2^(attempt-1), capped)
 until the last allowed attempt marks the row ``dead`` with the last error (the dead letter).
 A worker crash after the receiver answered but before the commit re-sends with the same
-``X-Crowdquake-Delivery`` id: receivers deduplicate on it (at-least-once delivery).
+``webhook-id``: receivers deduplicate on it (at-least-once delivery).
+
+Webhooks are signed the Standard Webhooks way (standardwebhooks.com, v1 symmetric): headers
+``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64
+HMAC-SHA256 of "<id>.<timestamp>.<body>">``. The id and the time are signed with the body, so a
+captured delivery cannot be replayed later or under another id: receivers reject timestamps more
+than ``TOLERANCE_S`` away from their clock and ids they have already processed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -27,8 +35,10 @@ from crowdquake.services.errors import NotFound
 from crowdquake.storage.models import AlertDelivery
 from crowdquake.storage.queries import insert_ignoring_duplicates
 
-SIGNATURE_HEADER = "X-Crowdquake-Signature"
-DELIVERY_HEADER = "X-Crowdquake-Delivery"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+TOLERANCE_S = 300
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_BASE_BACKOFF_S = 1.0
 DEFAULT_MAX_BACKOFF_S = 300.0
@@ -50,35 +60,80 @@ def webhook_target(url: str) -> str:
     return f"webhook:{url}"[:255]
 
 
-def sign(body: bytes, secret: str) -> str:
-    """``sha256=<hex HMAC-SHA256 of the raw body>``, the value of the signature header.
+def secret_key(secret: str) -> bytes:
+    """The HMAC key: a Standard Webhooks secret ``whsec_<base64>`` is the decoded bytes; any
+    other configured secret is used as its UTF-8 bytes."""
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret.removeprefix("whsec_"))
+    return secret.encode()
 
-    RFC 4231 test case 2 (HMAC-SHA-256 of "what do ya want for nothing?" with key "Jefe"):
 
-    >>> sign(b"what do ya want for nothing?", "Jefe")
-    'sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843'
+def sign(msg_id: str, timestamp: int, body: bytes, secret: str) -> str:
+    """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``.
+
+    The example of the Standard Webhooks specification (secret
+    ``whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw``, id ``msg_p5jXN8AQM9LWM0D4loKWxJek``,
+    timestamp 1614265330, body ``{"test": 2432232314}``):
+
+    >>> sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}',
+    ...      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
     """
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    message = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), message, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    now_s: float,
+    tolerance_s: int = TOLERANCE_S,
+) -> bool:
+    """What a receiver does before trusting a delivery (the example in docs/alerts.md):
+    the timestamp is recent and one of the ``v1`` signatures matches."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        msg_id = lower[ID_HEADER]
+        timestamp = int(lower[TIMESTAMP_HEADER])
+        offered = lower[SIGNATURE_HEADER].split()
+    except (KeyError, ValueError):
+        return False
+    if abs(now_s - timestamp) > tolerance_s:
+        return False
+    expected = sign(msg_id, timestamp, body, secret)
+    return any(hmac.compare_digest(expected, candidate) for candidate in offered)
 
 
 class WebhookPublisher:
-    """POSTs the alert as JSON, signed with HMAC-SHA256 of the raw body. Only 2xx is success;
-    redirects are not followed (a moved endpoint must be reconfigured, not guessed)."""
+    """POSTs the alert as JSON, signed the Standard Webhooks way (``webhook-id`` is the delivery
+    id, the same on every retry). Only 2xx is success; redirects are not followed (a moved
+    endpoint must be reconfigured, not guessed)."""
 
-    def __init__(self, url: str, secret: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        timeout_s: float = 5.0,
+        clock_s: Callable[[], float] = time.time,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL must be http(s): {url!r}")
         self.url = url
         self.secret = secret
         self.timeout_s = timeout_s
+        self.clock_s = clock_s
 
     def publish(self, alert_payload: dict[str, Any]) -> None:
         body = json.dumps(alert_payload, separators=(",", ":"), sort_keys=True).encode()
+        msg_id = f"delivery_{alert_payload.get('delivery_id', '')}"
+        timestamp = int(self.clock_s())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(body, self.secret),
-            DELIVERY_HEADER: str(alert_payload.get("delivery_id", "")),
+            ID_HEADER: msg_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(msg_id, timestamp, body, self.secret),
             "User-Agent": "crowdquake-webhook/1",
         }
         try:

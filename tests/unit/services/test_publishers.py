@@ -4,8 +4,6 @@ signature checked by the receiver, exponential backoff, dead letter, idempotency
 from __future__ import annotations
 
 import doctest
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -29,6 +27,8 @@ from crowdquake.services.publishers import (
     WebhookPublisher,
     deliver,
     due_deliveries,
+    sign,
+    verify,
 )
 from crowdquake.storage import migrate
 from crowdquake.storage.models import Alert, AlertDelivery, Event, EventRevision
@@ -52,13 +52,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers["Content-Length"]))
-            expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
             receiver.received.append(
                 {
-                    "signature_ok": hmac.compare_digest(
-                        expected, self.headers.get("X-Crowdquake-Signature", "")
-                    ),
-                    "delivery": self.headers.get("X-Crowdquake-Delivery"),
+                    "signature_ok": verify(dict(self.headers), raw, SECRET, time.time()),
+                    "delivery": self.headers.get("webhook-id"),
                     "body": json.loads(raw),
                 }
             )
@@ -148,7 +145,7 @@ def test_webhook_2xx_is_success_and_signed(receiver: Receiver, status: int) -> N
     (seen,) = receiver.received
     assert seen == {
         "signature_ok": True,
-        "delivery": "7",
+        "delivery": "delivery_7",
         "body": {"delivery_id": "7", "alert": {"alert_id": 1}},
     }
 
@@ -202,7 +199,7 @@ def test_deliver_retries_with_backoff_until_delivered_then_never_resends(
     assert len(receiver.received) == 3, "a delivered alert is never sent again"
     assert all(r["signature_ok"] for r in receiver.received)
     # One delivery id across retries: receivers deduplicate on it.
-    assert {r["delivery"] for r in receiver.received} == {str(first.delivery_id)}
+    assert {r["delivery"] for r in receiver.received} == {f"delivery_{first.delivery_id}"}
     body = receiver.received[-1]["body"]
     assert isinstance(body, dict)
     assert body["alert"]["alert_id"] == alert_id and body["alert"]["magnitude"] == 5.4
@@ -295,3 +292,24 @@ def test_tasks_deliver_and_retry_through_a_real_database(
     assert delivery_tasks.publishers_from_settings(Settings(instance_dir=str(tmp_path))) == {}
     app.crowdquake_runtime.engine.dispose()  # type: ignore[attr-defined]
     engine.dispose()
+
+
+def test_standard_webhooks_signature_vector_and_verification() -> None:
+    """The example of the Standard Webhooks specification, then what a receiver rejects."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    msg_id, timestamp, body = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+    signature = sign(msg_id, timestamp, body, secret)
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,bm90LXRoaXMtb25l {signature}",  # rotated keys: any may match
+    }
+    assert verify(headers, body, secret, now_s=timestamp + 10)
+    assert not verify(headers, body, secret, now_s=timestamp + 301)  # too old: a replay
+    assert not verify(headers, body, secret, now_s=timestamp - 301)
+    assert not verify(headers, body + b" ", secret, now_s=timestamp)
+    assert not verify({**headers, "webhook-id": "msg_other"}, body, secret, now_s=timestamp)
+    later = {**headers, "webhook-timestamp": str(timestamp + 100)}
+    assert not verify(later, body, secret, now_s=timestamp + 100)  # timestamp is signed
+    assert not verify({"webhook-id": msg_id}, body, secret, now_s=timestamp)
