@@ -25,7 +25,7 @@ def create_app(
 ) -> Flask:
     """Build the app. Tests may pass a ``session_factory`` bound to a rolled-back connection."""
     from crowdquake import console
-    from crowdquake.api import alerts, events, feeds, middleware, ops, views, waveforms
+    from crowdquake.api import alerts, events, feeds, middleware, ops, privacy, views, waveforms
     from crowdquake.api.auth_cache import DeviceAuthCache
     from crowdquake.api.metrics import Metrics
     from crowdquake.api.problems import register_error_handlers
@@ -76,6 +76,7 @@ def create_app(
     app.register_blueprint(alerts.bp)
     app.register_blueprint(waveforms.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(privacy.bp)
     app.register_blueprint(fdsn_views.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(console.bp)

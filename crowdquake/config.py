@@ -236,7 +236,8 @@ SETTINGS_DOC: dict[str, str] = {
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
     "max_trigger_age_s": "A corrected trigger time older than this is 422",
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",
-    "trigger_retention_days": "Days raw trigger positions are kept",
+    "trigger_retention_days": "Days triggers (the phone's position and time) and their waveforms "
+    "are kept; an hourly job deletes older ones, events keep their aggregates (0: keep forever)",
     "active_heartbeat_max_age_s": "A device is active if its steady heartbeat is this fresh",
     "detection_tick_s": "Period of the sweeper that queues association runs of dirty regions",
     "redrive_after_s": "A queued association run not finished after this is re-queued (lost run)",

@@ -55,3 +55,9 @@ class DeviceAuthCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def forget_device(self, device_id: object) -> None:
+        """Drop every cached token of ``device_id`` (after the device was erased)."""
+        with self._lock:
+            for key in [k for k, (_, d) in self._entries.items() if d.device_id == device_id]:
+                del self._entries[key]

@@ -215,6 +215,37 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                     ),
                 }
             },
+            "/devices/me/export": {
+                "get": {
+                    "summary": "Everything stored about this device (registration, last "
+                    "heartbeat, triggers, waveforms as base64), as a JSON attachment",
+                    "description": "Triggers and waveforms older than "
+                    "`CROWDQUAKE_TRIGGER_RETENTION_DAYS` are already deleted.",
+                    "operationId": "exportDevice",
+                    "security": AUTH,
+                    "responses": {
+                        "200": {
+                            "description": "Keys `device`, `last_heartbeat` (null if none), "
+                            "`triggers`, `waveforms`",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_responses({}, ["401", "403", "429"]),
+                    },
+                }
+            },
+            "/devices/me": {
+                "delete": {
+                    "summary": "Erase this device: registration, heartbeat state, triggers and "
+                    "waveforms; events keep their aggregates. The token stops working (other "
+                    "web processes: within CROWDQUAKE_AUTH_CACHE_TTL_S)",
+                    "operationId": "deleteDevice",
+                    "security": AUTH,
+                    "responses": {
+                        "204": {"description": "Erased"},
+                        **_responses({}, ["401", "403", "429"]),
+                    },
+                }
+            },
             "/heartbeats": {
                 "post": {
                     "summary": "Report position (stored coarsened), steadiness and clock offset",

@@ -8,8 +8,9 @@ from typing import Any
 
 from celery import shared_task
 
-from crowdquake.services import health
+from crowdquake.services import health, privacy
 from crowdquake.services.ports import SystemClock
+from crowdquake.tasks import settings_of
 from crowdquake.tasks.base import unit_of_work
 
 
@@ -26,3 +27,11 @@ def heartbeat(self: Any) -> None:
         health.record_heartbeat(
             session, SystemClock().now(), f"{socket.gethostname()}:{os.getpid()}"
         )
+
+
+@shared_task(bind=True, name="crowdquake.ops.purge_expired", ignore_result=True, time_limit=600)
+def purge_expired(self: Any) -> int:
+    """Delete triggers and waveforms older than CROWDQUAKE_TRIGGER_RETENTION_DAYS (beat, hourly)."""
+    days = settings_of(self.app).trigger_retention_days
+    with unit_of_work(self.app) as session:
+        return privacy.purge_expired(session, SystemClock().now(), days)

@@ -28,6 +28,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": HEARTBEAT_INTERVAL_S,
             "options": {"expires": 4 * HEARTBEAT_INTERVAL_S},
         },
+        "privacy-purge-expired": {
+            "task": "crowdquake.ops.purge_expired",
+            "schedule": 3600.0,
+            "options": {"expires": 1800.0},
+        },
         "alerts-retry-deliveries": {
             "task": "crowdquake.alerts.retry_deliveries",
             "schedule": 2.0,
