@@ -57,6 +57,8 @@ class Settings:
     heartbeat_cell_resolution: int = 7
     trigger_retention_days: int = 30
     active_heartbeat_max_age_s: float = 1800.0
+    trust_all_devices: bool = False
+    device_network_retention_days: float = 365.0
     # Real-time pipeline
     detection_tick_s: float = 0.25
     redrive_after_s: float = 5.0
@@ -233,6 +235,10 @@ SETTINGS_DOC: dict[str, str] = {
     "(run `crowdquake stream` yourself)",
     "stream_max_connections": "Open streams per stream process; more is 503 with Retry-After",
     "stream_max_per_device": "Open streams per device and process; a new one closes the oldest",
+    "trust_all_devices": "Every registered, unblocked device gets trust 1 at once (deployments "
+    "that vet their phones, demos). Default: trust is earned (30-day probation, docs/science.md)",
+    "device_network_retention_days": "Days a device's registration network prefix (/24, /48) is "
+    "kept for the per-network evidence cap; then it is cleared",
     "max_future_skew_s": "A corrected trigger time further than this in the future is 422",
     "max_trigger_age_s": "A corrected trigger time older than this is 422",
     "heartbeat_cell_resolution": "H3 resolution of the coarsened heartbeat position (7: ~5 km²)",

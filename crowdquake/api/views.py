@@ -97,6 +97,8 @@ def register_device() -> Response:
         app_version=body.app_version,
         model_version=body.model_version,
         now=container().clock.now(),
+        client_address=request.remote_addr,
+        trusted=container().settings.trust_all_devices,
     )
     out = schemas.DeviceRegistered(device_id=registered.device_id, token=registered.token)
     return _json(out, 201, {"Cache-Control": "no-store"})
@@ -123,6 +125,7 @@ def post_heartbeat() -> Response:
         ),
         now=services.clock.now(),
         cell_resolution=services.settings.heartbeat_cell_resolution,
+        trust_all=services.settings.trust_all_devices,
     )
     services.metrics.heartbeats.inc()
     out = schemas.HeartbeatOut(

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 @click.option(
     "--suite",
     "suite_name",
-    type=click.Choice(["smoke", "standard"]),
+    type=click.Choice(["smoke", "standard", "attacks"]),
     default="smoke",
     show_default=True,
-    help="Which scenario suite to run.",
+    help="Which scenario suite to run (attacks: fake phones, docs/evaluation.md).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Suite seed.")
 @click.option(
@@ -52,6 +52,20 @@ if TYPE_CHECKING:
     show_default="all cores",
     help="Processes running scenarios in parallel (results do not depend on it).",
 )
+@click.option(
+    "--seeds",
+    "n_seeds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="attacks: seeds SEED, SEED+1, ... (the smallest k is reported per seed and overall).",
+)
+@click.option(
+    "--k-grid",
+    default="1,2,4,8,16,32,64,128,256,512,1000",
+    show_default=True,
+    help="attacks: comma-separated numbers of fake phones to try.",
+)
 def evaluate(
     suite_name: str,
     seed: int,
@@ -60,8 +74,13 @@ def evaluate(
     method_names: tuple[str, ...],
     limit: int | None,
     jobs: int,
+    n_seeds: int,
+    k_grid: str,
 ) -> None:
     """Simulate the suite, replay every scenario through every method, print and save metrics."""
+    if suite_name == "attacks":
+        _attacks(seed, n_seeds, k_grid, json_path, plot_dir, method_names, jobs)
+        return
     from crowdquake.sim.harness import run_suite
     from crowdquake.sim.methods import all_methods
     from crowdquake.sim.report import table, write_json, write_plots
@@ -92,3 +111,45 @@ def evaluate(
     write_json(result, json_path)
     plots = write_plots(result, plot_dir if plot_dir is not None else json_path.parent)
     click.echo(f"wrote {json_path} and {len(plots)} plots")
+
+
+def _attacks(
+    seed: int,
+    n_seeds: int,
+    k_grid: str,
+    json_path: Path,
+    plot_dir: Path | None,
+    method_names: tuple[str, ...],
+    jobs: int,
+) -> None:
+    import json
+
+    from crowdquake.sim.attack_suite import METHODS, run_attack_suite, table, write_plot
+
+    try:
+        ks = sorted({int(x) for x in k_grid.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter("comma-separated integers", param_hint="--k-grid") from None
+    if not ks or ks[0] < 1:
+        raise click.BadParameter("numbers of fake phones >= 1", param_hint="--k-grid")
+    methods = [m for m in METHODS if not method_names or m in method_names]
+    if not methods:
+        raise click.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    t0 = time.perf_counter()
+
+    def log(done: int, total: int) -> None:
+        if done % 20 == 0 or done == total:
+            click.echo(f"[{done}/{total}] {time.perf_counter() - t0:.0f} s", err=True)
+
+    result = run_attack_suite(
+        list(range(seed, seed + n_seeds)), k_grid=ks, methods=methods, jobs=jobs, progress=log
+    )
+    click.echo(table(result))
+    click.echo(f"wall time {result.wall_s:.1f} s, {len(result.runs)} runs")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result.to_json(), indent=1))
+    out_dir = plot_dir if plot_dir is not None else json_path.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot = out_dir / "attacks_smallest_k.png"
+    write_plot(result, plot)
+    click.echo(f"wrote {json_path} and {plot}")

@@ -30,7 +30,7 @@ one batch or in many small batches gives the same events (`detector.detect_event
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -75,6 +75,8 @@ class Associator(Declaration):
         # every recent trigger per cell, associated or not: the context noise-rate evidence
         self.recent: dict[str, deque[TriggerRecord]] = {}
         self.recent_order: deque[TriggerRecord] = deque()
+        # triggers per device in that recent span: an impossible rate withdraws its trust
+        self.device_recent: Counter[str] = Counter()
         self.events: dict[str, EventState] = {}
         self.retired: list[EventState] = []
         self.seen: set[str] = set()
@@ -159,9 +161,14 @@ class Associator(Declaration):
     def _remember(self, rec: TriggerRecord) -> None:
         self.recent.setdefault(rec.cell, deque()).append(rec)
         self.recent_order.append(rec)
+        self.device_recent[rec.trigger.device_id] += 1
         horizon = self.clock_s - self.p.local_rate_lookback_s - self.p.window_s
         while self.recent_order and self.recent_order[0].time_s < horizon:
             old = self.recent_order.popleft()
+            dev = old.trigger.device_id
+            self.device_recent[dev] -= 1
+            if self.device_recent[dev] <= 0:
+                del self.device_recent[dev]
             q = self.recent.get(old.cell)
             while q and q[0].time_s < horizon:
                 q.popleft()
@@ -245,6 +252,21 @@ class Associator(Declaration):
         )
         return idx, np.asarray(dist), silent
 
+    def trusted_silent_cells(
+        self, ev: EventState, radius_km: float, member_weight: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like ``silent_cells`` with trust-weighted phones: (cells, distance km, weight)."""
+        idx = self.devices.cells_within(ev.lat_deg, ev.lon_deg, radius_km)
+        if idx.size == 0:
+            return idx, np.zeros(0), np.zeros(0)
+        cells = self.devices.cells
+        trig = np.array([member_weight.get(cells[i], 0.0) for i in idx], dtype=float)
+        silent = np.maximum(self.devices.trusted_counts[idx] - trig, 0.0)
+        dist = haversine_km(
+            ev.lat_deg, ev.lon_deg, self.devices.cell_lat[idx], self.devices.cell_lon[idx]
+        )
+        return idx, np.asarray(dist), silent
+
     def relocate(self, ev: EventState, now_s: float) -> None:
         p = self.p
         if len(ev.members) < 3:
@@ -316,31 +338,48 @@ class Associator(Declaration):
         ]
         ev.set_members(kept)
 
-    def magnitude(self, ev: EventState, now_s: float) -> MagnitudeEstimate | None:
+    def magnitude(
+        self,
+        ev: EventState,
+        now_s: float,
+        mask: np.ndarray | None = None,
+        trusted_cell_weight: dict[str, float] | None = None,
+    ) -> MagnitudeEstimate | None:
         """Magnitude from members and the phones the wave passed in silence by ``now_s``.
 
         Inside the S radius a silent phone's S peak stayed below its threshold; between the S
         and the P radius (``p_wave_silence``) its P peak did, and the P triggers there are
         then counted without conditioning. Triggers beyond the counted radius are conditioned
         on having triggered.
+
+        ``mask`` selects the members used and ``trusted_cell_weight`` (trusted weight of those
+        members per device cell) switches the silent phones to trusted ones: the magnitude
+        the trusted evidence alone supports (``evidence``).
         """
         if not ev.members:
             return None
         p = self.p
         lat, lon, tim, pga = ev.member_arrays()
+        is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, lat.size)
+        if mask is not None:
+            if not mask.any():
+                return None
+            lat, lon, tim, pga, is_p = lat[mask], lon[mask], tim[mask], pga[mask], is_p[mask]
         d = ev.distances_km(lat, lon)
         at_s = now_s - p.silent_margin_s
         s_radius = min(self.model_radius_km(ev, at_s, "S"), ev.reach_km)
         p_radius = (
             min(self.model_radius_km(ev, at_s, "P"), ev.reach_km) if p.p_wave_silence else s_radius
         )
-        _, sdist, n_sil = self.silent_cells(ev, p_radius)
+        if trusted_cell_weight is None:
+            _, sdist, n_sil = self.silent_cells(ev, p_radius)
+        else:
+            _, sdist, n_sil = self.trusted_silent_cells(ev, p_radius, trusted_cell_weight)
         hour = stat.local_hour(now_s, ev.lon_deg)
         p_false = stat.trigger_probability(
             self.background.rate_per_device_hour(hour), 2.0 * self._tolerance(ev)
         )
         ts = ev.origin_time_s + self.model.travel_time_s(d, ev.depth_km, "S")
-        is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, d.size)
         in_annulus = (d > s_radius) & (d <= p_radius)
         beyond = d > p_radius
         flags = np.where(in_annulus, np.where(is_p, P_THRESHOLD, TRUNCATED), 0)

@@ -9,7 +9,7 @@ same state (same ``event_key`` values) from the database after a restart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -18,8 +18,10 @@ from crowdquake.domain.cells import cell_of
 from crowdquake.domain.detection import BackgroundRates
 from crowdquake.domain.devices import DeviceIndex
 from crowdquake.domain.events import EventState, TriggerRecord
+from crowdquake.domain.evidence import assess_event
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.traveltime import HomogeneousModel, TravelTimeModel
+from crowdquake.domain.trust import DeviceProfile
 from crowdquake.domain.types import (
     ActiveDevices,
     EventEstimate,
@@ -50,6 +52,8 @@ class StreamingDetector:
         self.model: TravelTimeModel = model or HomogeneousModel(
             self.params.vp_km_s, self.params.vs_km_s
         )
+        self._profiles: Mapping[str, DeviceProfile] | None = None
+        self._active = ActiveDevices.empty()
         self._devices = DeviceIndex(ActiveDevices.empty(), self.params.h3_resolution)
         self._assoc = Associator(self.params, self.background, self.model, self._devices)
         self._estimates: dict[str, EventEstimate] = {}
@@ -57,8 +61,24 @@ class StreamingDetector:
 
     def set_active_devices(self, devices: ActiveDevices) -> None:
         """Replace the active-phone denominators (per-cell counts are precomputed here)."""
-        self._devices = DeviceIndex(devices, self.params.h3_resolution)
+        self._active = devices
+        self._devices = DeviceIndex(devices, self.params.h3_resolution, self._profiles)
         self._assoc.devices = self._devices
+
+    def set_device_profiles(self, profiles: Mapping[str, DeviceProfile] | None) -> None:
+        """Trust, network and registration burst per device (``domain.trust``).
+
+        Without profiles every phone counts as trusted and independent (offline studies);
+        with them, a device missing from the mapping has trust 0.
+        """
+        self.set_devices(self._active, profiles)
+
+    def set_devices(
+        self, devices: ActiveDevices, profiles: Mapping[str, DeviceProfile] | None
+    ) -> None:
+        """``set_device_profiles`` and ``set_active_devices`` in one index build."""
+        self._profiles = profiles
+        self.set_active_devices(devices)
 
     @property
     def n_active_devices(self) -> int:
@@ -137,6 +157,7 @@ class StreamingDetector:
             depth_fixed=ev.depth_fixed,
         )
         assoc = tuple(ev.associations)  # in association order
+        trust = assess_event(self._assoc, ev, mag, now_s) if ev.members else None
         return EventEstimate(
             event_key=ev.key,
             hypocenter=hypo,
@@ -148,6 +169,7 @@ class StreamingDetector:
             confirmed=len(ev.members) >= self.params.confirm_min_triggers,
             method=self.params.method,
             merged_into=ev.merged_into,
+            trust=trust,
         )
 
 

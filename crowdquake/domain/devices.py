@@ -7,12 +7,20 @@ never loops over phones: neighbourhood counts are dictionary sums over <= 19 cel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from crowdquake.domain.cells import cell_center, cell_of, neighbourhood
 from crowdquake.domain.geodesy import arc_to_chord_km, haversine_km, to_xyz_km
+from crowdquake.domain.trust import DeviceProfile, group_ids
 from crowdquake.domain.types import ActiveDevices, FloatArray
+
+# Without profiles (offline studies, the baselines' world) every phone is fully trusted and
+# is its own network: the trust defences then change nothing.
+OPEN_PROFILE = DeviceProfile(1.0)
+UNKNOWN_PROFILE = DeviceProfile(0.0)
 
 
 class DeviceIndex:
@@ -27,8 +35,14 @@ class DeviceIndex:
     2
     """
 
-    def __init__(self, devices: ActiveDevices, resolution: int) -> None:
+    def __init__(
+        self,
+        devices: ActiveDevices,
+        resolution: int,
+        profiles: Mapping[str, DeviceProfile] | None = None,
+    ) -> None:
         self.resolution = resolution
+        self.profiles = profiles
         self.n_devices = len(devices)
         lat = np.asarray(devices.lat_deg, dtype=float)
         lon = np.asarray(devices.lon_deg, dtype=float)
@@ -52,6 +66,26 @@ class DeviceIndex:
         self._tree = cKDTree(to_xyz_km(self.cell_lat, self.cell_lon)) if self.cells else None
         self._n_tree = len(self.cells)
         self._nbhd_cache: dict[tuple[str, int], list[str]] = {}
+        # phones with a heartbeat: their cell index, trust and network group (trusted silence)
+        self.heartbeat_ids = frozenset(devices.device_ids)
+        self.dev_cell = np.array([self.cell_index[c] for c in device_cells], dtype=np.int64)
+        prof = [self.profile(d) for d in devices.device_ids]
+        self.dev_trust = np.array([pr.trust for pr in prof], dtype=float)
+        networks = [pr.network for pr in prof]
+        self.dev_group = group_ids(networks) if prof else np.zeros(0, dtype=np.int64)
+        self.group_of_network = {
+            n: int(g) for n, g in zip(networks, self.dev_group.tolist(), strict=True) if n
+        }
+        self.device_row = {d: i for i, d in enumerate(devices.device_ids)}
+        self.trusted_counts: FloatArray = np.bincount(
+            self.dev_cell, weights=self.dev_trust, minlength=len(self.cells)
+        ).astype(float)
+
+    def profile(self, device_id: str) -> DeviceProfile:
+        """The device's profile; all phones are trusted when no profiles were given."""
+        if self.profiles is None:
+            return OPEN_PROFILE
+        return self.profiles.get(device_id, UNKNOWN_PROFILE)
 
     def add_device(self, device_id: str, cell: str) -> bool:
         """Count a phone that showed it is alive (it triggered) but had no fresh heartbeat.
@@ -72,6 +106,7 @@ class DeviceIndex:
             self.cell_lat = np.append(self.cell_lat, lat)
             self.cell_lon = np.append(self.cell_lon, lon)
             self.counts = np.append(self.counts, 1.0)
+            self.trusted_counts = np.append(self.trusted_counts, 0.0)
         else:
             self.counts[i] += 1.0
         return True

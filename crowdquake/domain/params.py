@@ -99,6 +99,18 @@ class DetectionParams:
     alert_take_action_mmi: float = 5.0  # MMI >= 5 -> "take_action"
     alert_max_radius_km: float = 800.0
 
+    # --- trust: spoofed triggers (domain.trust, domain.evidence; docs/science.md) ---
+    probation_days: float = 30.0  # a device younger than this has trust 0
+    trust_full_age_days: float = 90.0  # ... and full age trust from this age on (linear ramp)
+    trust_full_heartbeat_days: float = 14.0  # days with a heartbeat for full heartbeat trust
+    network_cap: float = 1.0  # trust one network prefix may add to one event (one witness)
+    burst_cap: float = 1.0  # trust one registration burst may add to one event
+    min_trusted_evidence: float = 4.0  # capped trusted weight an automatic alert needs
+    min_trigger_score: float = 0.5  # classifier score below this: no trusted evidence
+    max_heartbeat_offset_km: float = 30.0  # trigger this far from its heartbeat cell: no trust
+    silence_log10_p: float = -3.0  # trusted silence test: P(<= observed | expected) below this
+    silence_min_fraction: float = 0.2  # ... and observed below this share of the expectation
+
     # --- bookkeeping ---
     confirm_min_triggers: int = 8  # Earthquake Network detections had >= 8 triggers
     method: str = "crowdquake-stream-v1"

@@ -8,7 +8,7 @@ latitude/longitude), units spelled in the field names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ Phase = Literal["P", "S"]
 AlertLevel = Literal["be_aware", "take_action"]
 
 FloatArray = npt.NDArray[np.float64]
+
+if TYPE_CHECKING:
+    from crowdquake.domain.evidence import TrustAssessment
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ class EventEstimate:
     confirmed: bool
     method: str
     merged_into: str | None = None  # set once when this event was merged into another key
+    # what trusted, independent phones support (None: the method does not assess trust)
+    trust: TrustAssessment | None = None
 
     @property
     def n_triggers(self) -> int:

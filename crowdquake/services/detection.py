@@ -26,10 +26,17 @@ from crowdquake.domain.cells import region_key as region_of
 from crowdquake.domain.detection import BackgroundRates
 from crowdquake.domain.detector import StreamingDetector
 from crowdquake.domain.params import DetectionParams
+from crowdquake.domain.trust import DeviceProfile
 from crowdquake.domain.types import ActiveDevices, EventEstimate
 from crowdquake.domain.types import Trigger as TriggerObs
 from crowdquake.services.events import persist_estimate
-from crowdquake.storage.models import BackgroundRate, DeviceState, RegionState, Trigger
+from crowdquake.storage.models import (
+    BackgroundRate,
+    Device,
+    DeviceState,
+    RegionState,
+    Trigger,
+)
 from crowdquake.storage.queries import insert_ignoring_duplicates
 
 
@@ -53,6 +60,7 @@ class CachedDetector:
     watermark: datetime
     seen: dict[uuid.UUID, datetime]
     devices_loaded_at: datetime
+    n_blocked: int = 0  # blocked devices when built: a change means rebuild
 
 
 @dataclass
@@ -128,19 +136,55 @@ def _try_region_lock(session: Session, region_key: str) -> bool:
 def load_active_devices(
     session: Session, regions: Sequence[str], now: datetime, max_age_s: float
 ) -> ActiveDevices:
+    """Steady phones with a fresh heartbeat; blocked devices are not counted."""
+    return load_devices(session, regions, now, max_age_s)[0]
+
+
+def load_devices(
+    session: Session, regions: Sequence[str], now: datetime, max_age_s: float
+) -> tuple[ActiveDevices, dict[str, DeviceProfile]]:
+    """The active phones (blocked devices left out) and their trust profiles: reputation,
+    registration network prefix and registration burst (the UTC hour it registered in)."""
     rows = session.execute(
-        select(DeviceState.device_id, DeviceState.lat_deg, DeviceState.lon_deg).where(
+        select(
+            DeviceState.device_id,
+            DeviceState.lat_deg,
+            DeviceState.lon_deg,
+            Device.reputation,
+            Device.network_prefix,
+            Device.created_at,
+        )
+        .join(Device, Device.id == DeviceState.device_id)
+        .where(
             DeviceState.region_key.in_(regions),
             DeviceState.steady.is_(True),
             DeviceState.last_heartbeat_at >= now - timedelta(seconds=max_age_s),
+            Device.status == "active",
         )
     ).all()
     if not rows:
-        return ActiveDevices.empty()
-    return ActiveDevices(
-        tuple(str(r.device_id) for r in rows),
-        np.fromiter((r.lat_deg for r in rows), float, len(rows)),
-        np.fromiter((r.lon_deg for r in rows), float, len(rows)),
+        return ActiveDevices.empty(), {}
+    profiles = {
+        str(r.device_id): DeviceProfile(
+            float(r.reputation), r.network_prefix or "", f"{r.created_at:%Y-%m-%dT%H}"
+        )
+        for r in rows
+    }
+    return (
+        ActiveDevices(
+            tuple(str(r.device_id) for r in rows),
+            np.fromiter((r.lat_deg for r in rows), float, len(rows)),
+            np.fromiter((r.lon_deg for r in rows), float, len(rows)),
+        ),
+        profiles,
+    )
+
+
+def count_blocked_devices(session: Session) -> int:
+    """How many devices are blocked now (a change makes cached detectors rebuild)."""
+    return int(
+        session.scalar(select(func.count()).select_from(Device).where(Device.status != "active"))
+        or 0
     )
 
 
@@ -164,10 +208,12 @@ def _load_triggers(
                 Trigger.accuracy_m,
                 Trigger.region_key,
             )
+            .join(Device, Device.id == Trigger.device_id)
             .where(
                 Trigger.region_key.in_(regions),
                 Trigger.received_at >= since_received,
                 Trigger.trigger_time >= since_time,
+                Device.status == "active",  # a blocked device's triggers count nowhere
             )
             .order_by(Trigger.received_at, Trigger.trigger_time, Trigger.id)
         )
@@ -226,20 +272,18 @@ def run_region(
         report.skipped = "up to date"
         return report
     cached = cache.entries.get(region_key)
-    if cached is None or cached.generation != state.runs:
+    n_blocked = count_blocked_devices(session)
+    if cached is None or cached.generation != state.runs or cached.n_blocked != n_blocked:
+        # (a device blocked since the build: its stored triggers leave detection at once)
         report.rebuilt = True
         detector = StreamingDetector(params, load_background(session, region_key, params))
-        detector.set_active_devices(
-            load_active_devices(session, regions, now, config.active_heartbeat_max_age_s)
-        )
+        _set_devices(detector, session, regions, now, config)
         window_start = now - timedelta(seconds=config.lookback_s)
         rows = _load_triggers(session, regions, window_start, window_start)
-        cached = CachedDetector(detector, state.runs, window_start, {}, now)
+        cached = CachedDetector(detector, state.runs, window_start, {}, now, n_blocked)
     else:
         if (now - cached.devices_loaded_at).total_seconds() >= config.device_refresh_s:
-            cached.detector.set_active_devices(
-                load_active_devices(session, regions, now, config.active_heartbeat_max_age_s)
-            )
+            _set_devices(cached.detector, session, regions, now, config)
             cached.devices_loaded_at = now
         since = cached.watermark - timedelta(seconds=config.late_margin_s)
         rows = _load_triggers(session, regions, since, now - timedelta(seconds=config.lookback_s))
@@ -279,6 +323,17 @@ def run_region(
     cache.entries[region_key] = cached
     session.flush()
     return report
+
+
+def _set_devices(
+    detector: StreamingDetector,
+    session: Session,
+    regions: Sequence[str],
+    now: datetime,
+    config: PipelineConfig,
+) -> None:
+    active, profiles = load_devices(session, regions, now, config.active_heartbeat_max_age_s)
+    detector.set_devices(active, profiles)
 
 
 def _has_new_triggers(session: Session, regions: Sequence[str], watermark: datetime) -> bool:
@@ -342,7 +397,9 @@ def _count_background(
     n_active = session.scalar(
         select(func.count())
         .select_from(DeviceState)
+        .join(Device, Device.id == DeviceState.device_id)
         .where(
+            Device.status == "active",
             DeviceState.region_key == state.region_key,
             DeviceState.steady.is_(True),
             DeviceState.last_heartbeat_at

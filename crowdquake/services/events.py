@@ -11,7 +11,7 @@ import math
 import secrets
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crowdquake.domain.alerting import decide_alerts
 from crowdquake.domain.params import DetectionParams
-from crowdquake.domain.types import EventEstimate
+from crowdquake.domain.types import EventEstimate, MagnitudeEstimate
 from crowdquake.storage.models import (
     Alert,
     Event,
@@ -32,6 +32,8 @@ from crowdquake.storage.models import (
 from crowdquake.storage.queries import insert_ignoring_duplicates
 
 AUTOMATIC_STATUSES = ("candidate", "confirmed")
+# statuses the detector may still revise: automatic ones and those held for an operator
+REVISABLE_STATUSES = (*AUTOMATIC_STATUSES, "held")
 # Statuses an operator decided: later estimates of the same detector key leave the event alone
 # (and do not start a new one).
 OPERATOR_DECIDED_STATUSES = ("rejected", "merged")
@@ -57,7 +59,7 @@ def find_event(session: Session, estimate: EventEstimate) -> Event | None:
     """The stored event an estimate continues: same detector key, else most shared triggers."""
     event = session.scalar(
         select(Event)
-        .where(Event.detector_key == estimate.event_key, Event.status.in_(AUTOMATIC_STATUSES))
+        .where(Event.detector_key == estimate.event_key, Event.status.in_(REVISABLE_STATUSES))
         .order_by(Event.created_at.desc())
         .limit(1)
     )
@@ -72,7 +74,7 @@ def find_event(session: Session, estimate: EventEstimate) -> Event | None:
     for event_id, shared in owners.most_common():
         candidate = session.get(Event, event_id)
         enough = shared >= min(4, max(1, len(ids) // 2))
-        if candidate is not None and candidate.status in AUTOMATIC_STATUSES and enough:
+        if candidate is not None and candidate.status in REVISABLE_STATUSES and enough:
             return candidate
     return None
 
@@ -146,12 +148,13 @@ def persist_estimate(
             event.updated_at = now
             result.event_id = event.id
         return result
+    held = estimate.trust is not None and estimate.trust.held
     if event is None:
         event = Event(
             id=uuid.uuid4(),
             public_id=f"cq{epoch_to_datetime(estimate.hypocenter.origin_time_s):%Y}"
             f"{secrets.token_hex(4)}",
-            status="confirmed" if estimate.confirmed else "candidate",
+            status="held" if held else ("confirmed" if estimate.confirmed else "candidate"),
             region_key=region_key,
             detector_key=estimate.event_key,
             created_at=now,
@@ -162,6 +165,9 @@ def persist_estimate(
         result.created = True
     result.event_id = event.id
     event.detector_key = estimate.event_key
+    if event.status == "held" and not held:
+        # trusted, independent evidence arrived (domain.evidence): the detector promotes it
+        event.status = "candidate"
     if estimate.confirmed and event.status == "candidate":
         event.status = "confirmed"
     _link_triggers(session, event.id, estimate)
@@ -173,9 +179,28 @@ def persist_estimate(
     event.preferred_revision_id = revision.id
     event.updated_at = now
     result.revision = revision.version
-    if alerts_enabled and event.status == "confirmed" and estimate.magnitude is not None:
+    if (
+        alerts_enabled
+        and event.status == "confirmed"
+        and not held
+        and alert_magnitude(estimate) is not None
+    ):
         result.alert_ids = write_alerts(session, event.id, revision.version, estimate, now, params)
     return result
+
+
+def alert_magnitude(estimate: EventEstimate) -> MagnitudeEstimate | None:
+    """The magnitude an alert may use: never above what trusted evidence supports."""
+    if estimate.magnitude is None:
+        return None
+    trust = estimate.trust
+    if trust is None:
+        return estimate.magnitude
+    if trust.alert_magnitude is None:
+        return None
+    if trust.alert_magnitude >= estimate.magnitude.magnitude:
+        return estimate.magnitude
+    return replace(estimate.magnitude, magnitude=trust.alert_magnitude)
 
 
 def _write_revision(
@@ -262,12 +287,15 @@ def write_alerts(
 ) -> list[int]:
     """One alert row per level for this revision (unique: a replayed run adds nothing); none
     while the event's region has its alerts switched off (checked here, at every write, so an
-    operator's switch takes effect without a restart)."""
-    assert estimate.magnitude is not None
+    operator's switch takes effect without a restart). The magnitude is the alert magnitude:
+    never above what trusted evidence supports (``alert_magnitude``)."""
+    magnitude = alert_magnitude(estimate)
+    if magnitude is None:
+        return []
     region_key = session.scalar(select(Event.region_key).where(Event.id == event_id))
     if region_key is not None and not region_alerts_enabled(session, region_key):
         return []
-    decision = decide_alerts(estimate.hypocenter, estimate.magnitude, now.timestamp(), params)
+    decision = decide_alerts(estimate.hypocenter, magnitude, now.timestamp(), params)
     rows: list[dict[str, Any]] = []
     for level in ("take_action", "be_aware"):
         cells = decision.by_level(level)

@@ -13,7 +13,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crowdquake.domain.cells import cell_center, cell_of, region_key
-from crowdquake.storage.models import DeviceState
+from crowdquake.domain.params import DetectionParams
+from crowdquake.services.devices import update_reputation
+from crowdquake.storage.models import Device, DeviceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,10 @@ def record_heartbeat(
     *,
     now: datetime,
     cell_resolution: int,
+    trust_all: bool = False,
 ) -> HeartbeatResult:
-    """Upsert the device's state from a heartbeat, storing the cell centre only."""
+    """Upsert the device's state from a heartbeat, storing the cell centre only; count the
+    heartbeat day and recompute the device's trust (``services.devices.update_reputation``)."""
     cell = cell_of(heartbeat.lat_deg, heartbeat.lon_deg, cell_resolution)
     centre_lat, centre_lon = cell_center(cell)
     state = session.get(DeviceState, device_id)
@@ -65,5 +69,8 @@ def record_heartbeat(
     state.model_version = heartbeat.model_version
     state.clock_offset_s = heartbeat.clock_offset_s
     state.last_heartbeat_at = now
+    device = session.get(Device, device_id)
+    if device is not None:
+        update_reputation(device, now, DetectionParams(), trust_all=trust_all)
     session.flush()
     return HeartbeatResult(device_id, cell, centre_lat, centre_lon, now, created)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Uuid
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdquake.storage.base import Base, UTCDateTime
@@ -25,7 +25,21 @@ class Device(Base):
     model_version: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # the device trust score (domain.trust.device_trust), recomputed on each heartbeat day
     reputation: Mapped[float] = mapped_column(Float, default=1.0)
+    # coarsened address the device registered from (/24 IPv4, /48 IPv6); cleared after
+    # CROWDQUAKE_DEVICE_NETWORK_RETENTION_DAYS
+    network_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # days with a heartbeat
+    last_heartbeat_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # triggers in settled events: confirmed (agree) or rejected (disagree) by an operator
+    n_agree: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_disagree: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        # blocked devices are few: the detector checks their count every run
+        Index("ix_devices_status", "status"),
+    )
 
 
 class DeviceState(Base):
