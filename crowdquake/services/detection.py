@@ -51,6 +51,8 @@ class PipelineConfig:
     device_refresh_s: float = 30.0  # reload active devices at most this often, s
     active_heartbeat_max_age_s: float = 1800.0
     disabled_alert_regions: frozenset[str] = frozenset()
+    # every device vetted (CROWDQUAKE_TRUST_ALL_DEVICES): no per-network / per-burst caps
+    trust_all_devices: bool = False
 
 
 @dataclass
@@ -141,10 +143,17 @@ def load_active_devices(
 
 
 def load_devices(
-    session: Session, regions: Sequence[str], now: datetime, max_age_s: float
+    session: Session,
+    regions: Sequence[str],
+    now: datetime,
+    max_age_s: float,
+    *,
+    trust_all: bool = False,
 ) -> tuple[ActiveDevices, dict[str, DeviceProfile]]:
     """The active phones (blocked devices left out) and their trust profiles: reputation,
-    registration network prefix and registration burst (the UTC hour it registered in)."""
+    registration network prefix and registration burst (the UTC hour it registered in, known
+    only with a network prefix, i.e. for devices registered through the API). With
+    ``trust_all`` every device is its own network and burst (vetted phones)."""
     rows = session.execute(
         select(
             DeviceState.device_id,
@@ -165,9 +174,9 @@ def load_devices(
     if not rows:
         return ActiveDevices.empty(), {}
     profiles = {
-        str(r.device_id): DeviceProfile(
-            float(r.reputation), r.network_prefix or "", f"{r.created_at:%Y-%m-%dT%H}"
-        )
+        str(r.device_id): DeviceProfile(float(r.reputation))
+        if trust_all or not r.network_prefix
+        else DeviceProfile(float(r.reputation), r.network_prefix, f"{r.created_at:%Y-%m-%dT%H}")
         for r in rows
     }
     return (
@@ -332,7 +341,9 @@ def _set_devices(
     now: datetime,
     config: PipelineConfig,
 ) -> None:
-    active, profiles = load_devices(session, regions, now, config.active_heartbeat_max_age_s)
+    active, profiles = load_devices(
+        session, regions, now, config.active_heartbeat_max_age_s, trust_all=config.trust_all_devices
+    )
     detector.set_devices(active, profiles)
 
 

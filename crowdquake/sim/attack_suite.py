@@ -115,7 +115,7 @@ def _judge(
         return
     m_est = est.magnitude.magnitude if est.magnitude is not None else None
     prefix = scenario.name + "-"
-    n_fake = sum(1 for a in est.associations if int(a.trigger_id[len(prefix):]) in fake_rows)
+    n_fake = sum(1 for a in est.associations if int(a.trigger_id[len(prefix) :]) in fake_rows)
     quake = scenario.quake
     trust = est.trust
     held = trust is not None and trust.held
@@ -147,9 +147,7 @@ def _judge(
     res.public = True
     if not alert_false or alert_m is None or est.n_triggers < CONFIRM_MIN_TRIGGERS:
         return
-    decision = decide_alerts(
-        est.hypocenter, MagnitudeEstimate(alert_m, 0.0), now_s, params
-    )
+    decision = decide_alerts(est.hypocenter, MagnitudeEstimate(alert_m, 0.0), now_s, params)
     if decision.cells:
         res.alert = True
         res.max_alert_magnitude = max(res.max_alert_magnitude or -math.inf, alert_m)
@@ -185,7 +183,10 @@ class AttackSuiteResult:
             keyed.setdefault((r.attack, r.n_honest, r.night, r.method), []).append(r)
         for (attack, n_honest, night, method), runs in sorted(keyed.items()):
             row: dict[str, Any] = {
-                "attack": attack, "n_honest": n_honest, "night": night, "method": method,
+                "attack": attack,
+                "n_honest": n_honest,
+                "night": night,
+                "method": method,
             }
             for outcome in OUTCOMES:
                 per_seed = []
@@ -255,7 +256,12 @@ def run_attack_suite(
                 if progress is not None:
                     progress(i + 1, len(tasks))
     return AttackSuiteResult(
-        list(seeds), list(k_grid), list(backgrounds), list(attacks), list(methods), runs,
+        list(seeds),
+        list(k_grid),
+        list(backgrounds),
+        list(attacks),
+        list(methods),
+        runs,
         time.perf_counter() - t0,
     )
 
@@ -315,8 +321,11 @@ def write_plot(result: AttackSuiteResult, path: Any) -> None:
         for j, m in enumerate(result.methods):
             vals = []
             for a in result.attacks:
-                ks = [r["alert"] for r in rows if r["attack"] == a and r["n_honest"] == b
-                      and r["method"] == m]
+                ks = [
+                    r["alert"]
+                    for r in rows
+                    if r["attack"] == a and r["n_honest"] == b and r["method"] == m
+                ]
                 found = [k for k in ks if k is not None]
                 vals.append(min(found) if found else k_cap)
             ax.bar(x + j * width, vals, width, label=m)

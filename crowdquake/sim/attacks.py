@@ -35,7 +35,7 @@ from crowdquake.domain.trust import DeviceProfile, device_trust
 from crowdquake.domain.types import ActiveDevices
 from crowdquake.sim.catalog import Quake
 from crowdquake.sim.noise import BACKGROUND_RATE_RANGE_PER_HOUR, background_triggers
-from crowdquake.sim.population import KM_PER_DEG_LAT, Population, PhoneModel
+from crowdquake.sim.population import KM_PER_DEG_LAT, PhoneModel, Population
 from crowdquake.sim.shaking import earthquake_triggers
 from crowdquake.sim.triggertable import TriggerTable
 
@@ -100,7 +100,9 @@ def _origin(spec: AttackSpec) -> float:
     return T_REF_S - (T_REF_S % DAY_S) + utc_h * 3600.0
 
 
-def _offset(lat: float, lon: float, dx_km: np.ndarray, dy_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _offset(
+    lat: float, lon: float, dx_km: np.ndarray, dy_km: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     return (
         lat + dy_km / KM_PER_DEG_LAT,
         lon + dx_km / (KM_PER_DEG_LAT * np.cos(np.radians(lat))),
@@ -136,7 +138,11 @@ def honest_city(rng: np.random.Generator, n: int) -> tuple[Population, dict[str,
     profiles = {
         d: DeviceProfile(device_trust(a, h), f"net{k}", f"h{r}")
         for d, a, h, k, r in zip(
-            pop.device_ids, age.tolist(), hb_days.tolist(), nets.tolist(), reg_hour.tolist(),
+            pop.device_ids,
+            age.tolist(),
+            hb_days.tolist(),
+            nets.tolist(),
+            reg_hour.tolist(),
             strict=True,
         )
     }
@@ -191,8 +197,9 @@ def _fake_table(
 def build_attack(spec: AttackSpec) -> AttackScenario:
     """Simulate one attack scenario (deterministic in ``spec``)."""
     # the honest part does not depend on k: the k = 0 run is the same city without attacker
-    rng = np.random.default_rng([spec.seed, 9, spec.n_honest, int(spec.night),
-                                 ATTACKS.index(spec.attack)])
+    rng = np.random.default_rng(
+        [spec.seed, 9, spec.n_honest, int(spec.night), ATTACKS.index(spec.attack)]
+    )
     t0 = _origin(spec)
     start, end = t0 - LEAD_S, t0 + TAIL_S
     honest, profiles = honest_city(rng, spec.n_honest)
@@ -202,14 +209,17 @@ def build_attack(spec: AttackSpec) -> AttackScenario:
     # the fake epicentre: within 20 km of the city centre
     r = 20.0 * np.sqrt(rng.random())
     az = rng.uniform(0.0, 2 * np.pi)
-    lat0, lon0 = (float(v) for v in _offset(CITY[1], CITY[2], np.array(r * np.sin(az)),
-                                            np.array(r * np.cos(az))))
+    lat0, lon0 = (
+        float(v)
+        for v in _offset(CITY[1], CITY[2], np.array(r * np.sin(az)), np.array(r * np.cos(az)))
+    )
     quake: Quake | None = None
     if spec.attack == "inflate":
         quake = Quake("real-m4", t0, lat0, lon0, 8.0, 4.0)
         tables.append(earthquake_triggers(rng, quake, honest, steady))
-    rng = np.random.default_rng([spec.seed, 10, spec.n_honest, int(spec.night),
-                                 ATTACKS.index(spec.attack), spec.k])
+    rng = np.random.default_rng(
+        [spec.seed, 10, spec.n_honest, int(spec.night), ATTACKS.index(spec.attack), spec.k]
+    )
     k = spec.k
     a = spec.attack
     if a in ("burst", "burst_jitter"):
@@ -238,13 +248,20 @@ def build_attack(spec: AttackSpec) -> AttackScenario:
     active = ActiveDevices(tuple(ids), np.concatenate(lats), np.concatenate(lons))
     tables.append(fake)
     return AttackScenario(
-        spec, start, end, TriggerTable.concat(tables).sorted_by_received(), active, profiles,
+        spec,
+        start,
+        end,
+        TriggerTable.concat(tables).sorted_by_received(),
+        active,
+        profiles,
         quake,
     )
 
 
-def _moved_m6(rng: np.random.Generator, k: int, lat0: float, lon0: float, t0: float) -> TriggerTable:
-    """The first k triggers of a simulated M6 (dense phones around it), moved to (lat0, lon0, t0)."""
+def _moved_m6(
+    rng: np.random.Generator, k: int, lat0: float, lon0: float, t0: float
+) -> TriggerTable:
+    """The first k triggers of a simulated M6 (dense phones around it) at (lat0, lon0, t0)."""
     src = Quake("m6", t0, lat0, lon0, 10.0, 6.0)
     n = max(4 * k, 200)
     r = 80.0 * np.sqrt(rng.random(n))

@@ -57,6 +57,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         redrive_after_s=settings.redrive_after_s,
         active_heartbeat_max_age_s=settings.active_heartbeat_max_age_s,
         disabled_alert_regions=disabled,
+        trust_all_devices=settings.trust_all_devices,
     )
 
 

@@ -30,7 +30,8 @@ class Device(Base):
     # coarsened address the device registered from (/24 IPv4, /48 IPv6); cleared after
     # CROWDQUAKE_DEVICE_NETWORK_RETENTION_DAYS
     network_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    heartbeat_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # days with a heartbeat
+    # days with a heartbeat
+    heartbeat_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_heartbeat_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     # triggers in settled events: confirmed (agree) or rejected (disagree) by an operator
     n_agree: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

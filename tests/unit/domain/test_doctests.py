@@ -17,6 +17,7 @@ MODULES = [
     "crowdquake.domain.geodesy",
     "crowdquake.domain.groundmotion",
     "crowdquake.domain.traveltime",
+    "crowdquake.domain.trust",
 ]
 
 

@@ -1,0 +1,40 @@
+"""A bounded attack suite (small k grid, one seed): ours holds what the naive rule publishes.
+
+The full suite (``crowdquake evaluate --suite attacks``) runs the same code on the whole grid;
+its table is in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+from crowdquake.sim.attack_suite import run_attack_suite, table
+
+
+def _k(rows: list[dict[str, object]], attack: str, honest: int, method: str, outcome: str) -> float:
+    row = next(
+        r for r in rows if (r["attack"], r["n_honest"], r["method"]) == (attack, honest, method)
+    )
+    return math.inf if row[outcome] is None else float(row[outcome])
+
+
+def test_bounded_attack_suite_ordering() -> None:
+    result = run_attack_suite(
+        [1],
+        k_grid=(8, 64),
+        backgrounds=(0, 2000),
+        attacks=("moveout", "burst_jitter"),
+        nights=(False,),
+    )
+    rows = result.smallest_k()
+    text = table(result)
+    assert "moveout" in text and "count_test" in text
+    for attack in ("moveout", "burst_jitter"):
+        for honest in (0, 2000):
+            # ours: no alert of any level, and nothing public (not held), at any k of the grid
+            assert _k(rows, attack, honest, "crowdquake", "alert") == math.inf, text
+            assert _k(rows, attack, honest, "crowdquake", "public") == math.inf, text
+    # the naive count rule publishes the forged moveout within the grid: the ordering
+    naive = _k(rows, "moveout", 2000, "count_test", "public")
+    assert naive <= 64, text
+    assert _k(rows, "moveout", 2000, "crowdquake", "public") > naive
