@@ -56,6 +56,9 @@ class Outcome:
     final_lat_deg: float = NAN
     final_lon_deg: float = NAN
     n_false: int = 0
+    # ours' alert policy on the final estimate (domain.evidence): held, and the alert magnitude
+    final_held: bool = False
+    final_alert_dm: float = NAN
     region_days: float = 0.0
     n_triggers: int = 0
     cpu_s: float = 0.0
@@ -150,6 +153,10 @@ def score(run: MethodRun, scenario: Scenario) -> Outcome:
     out.origin_time_error_s = final.hypocenter.origin_time_s - quake.origin_time_s
     out.first_dm = _dm(first.first, quake.magnitude)
     out.final_dm = _dm(final, quake.magnitude)
+    if final.trust is not None:
+        out.final_held = final.trust.held
+        if final.trust.alert_magnitude is not None:
+            out.final_alert_dm = abs(final.trust.alert_magnitude - quake.magnitude)
     return out
 
 
@@ -214,6 +221,10 @@ def aggregate(outcomes: list[Outcome]) -> dict[str, object]:
         "abs_dm_final_m_ge_7": _stats([o.final_dm for o in ge7]),
         "abs_dm_first_all": _stats([o.first_dm for o in found]),
         "abs_dm_final_all": _stats([o.final_dm for o in found]),
+        # ours only: detected earthquakes whose final estimate the alert policy holds, and the
+        # error of the magnitude alerts may use (capped by the trusted evidence)
+        "held_final_detected": _rate(sum(o.final_held for o in found), len(found)),
+        "abs_dm_alert_final": _stats([o.final_alert_dm for o in lt7]),
         "cpu_ms_per_1000_triggers": (1e6 * cpu / n_trig) if n_trig else None,
         "update_ms_p99": float(np.percentile(upd, 99)) if upd else None,
         "n_updates": len(upd),

@@ -33,6 +33,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("|dM| first med M>=7", "abs_dm_first_m_ge_7", "median"),
     ("|dM| final med M>=7", "abs_dm_final_m_ge_7", "median"),
     ("|dM| final MAE M>=7", "abs_dm_final_m_ge_7", "mae"),
+    ("held (final, detected)", "held_final_detected", "rate"),
+    ("|dM| alert final med", "abs_dm_alert_final", "median"),
     ("CPU ms/1000 triggers", "cpu_ms_per_1000_triggers", "value"),
     ("p99 update ms", "update_ms_p99", "value"),
     ("scenarios run", "n_scenarios", "value"),
