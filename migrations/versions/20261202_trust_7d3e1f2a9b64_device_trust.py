@@ -1,7 +1,7 @@
 """device trust: registration network prefix, heartbeat history, agreement counts
 
 Revision ID: 7d3e1f2a9b64
-Revises: 5c1a7e9b2d40
+Revises: 5e7a1c2b9d40
 Create Date: 2026-12-02 12:30:00
 
 Devices that existed before this revision have no recorded heartbeat history; they are taken
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7d3e1f2a9b64"
-down_revision: str | None = "5c1a7e9b2d40"
+down_revision: str | None = "5e7a1c2b9d40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
