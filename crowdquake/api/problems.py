@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, json, request
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from crowdquake.services.errors import FieldError, RateLimited, ServiceError
 
 PROBLEM_MIME = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 2
 
 
 def problem_document(
@@ -110,6 +113,23 @@ def register_error_handlers(app: Flask) -> None:
             if valid:
                 response.headers["Allow"] = ", ".join(valid)
         return response
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(psycopg.InterfaceError)
+    def _database_unavailable(exc: Exception) -> Response:
+        # The database is down, restarting or unreachable (or SQLite stayed locked past its busy
+        # timeout): nothing was committed, so the client may retry the same request.
+        app.logger.warning(
+            "database unavailable on %s %s (%s)", request.method, request.path, type(exc).__name__
+        )
+        return problem(
+            503,
+            "Service Unavailable",
+            "the database is unavailable; nothing was stored, retry later",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
