@@ -45,6 +45,12 @@
         t.residual_s.toFixed(2) + " s · trust " + t.device_trust.toFixed(2));
       bounds.extend([t.latitude, t.longitude]);
     });
+    // The take-action outline again above the triggers, so dense triggers cannot hide it.
+    if (latest.take_action) {
+      latest.take_action.cells.forEach(function (c) {
+        L.polygon(c.polygon, { fill: false, color: "#b91c1c", weight: 2, interactive: false }).addTo(map);
+      });
+    }
     // Epicentre track across revisions, then the preferred epicentre and its uncertainty.
     if (e.revisions.length > 1) {
       L.polyline(e.revisions.map(function (r) { return [r.latitude, r.longitude]; }),
