@@ -34,7 +34,7 @@ class DetectionParams:
 
     # --- detection statistic ---
     window_s: float = 10.0  # counting window W, s
-    background_rate_per_device_hour: float = 1.3  # prior /device/h: edge pipeline (MyShake 0.13-0.23)
+    background_rate_per_device_hour: float = 1.3  # prior /device/h, edge pipeline (MyShake: 0.2)
     background_prior_device_hours: float = 50.0  # strength of the Gamma prior, device-hours
     local_rate_lookback_s: float = 60.0  # window before W used to see a raised local noise rate
     # triggers one phone adds to that local rate at most (a broken phone cannot raise it alone)
