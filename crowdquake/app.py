@@ -47,11 +47,16 @@ def create_app(
         else None
     )
     triggers_table: Table = Trigger.__table__  # type: ignore[assignment]
+    if trigger_sink is None and settings.detection_handoff and session_factory is None:
+        from crowdquake.tasks.handoff import DetectionHandoff, celery_dispatch
+
+        trigger_sink = DetectionHandoff(celery_dispatch(settings, make_session_factory(engine)))
     app.extensions[EXTENSION] = Container(
         settings=settings,
         engine=engine,
         session_factory=session_factory or make_session_factory(engine),  # type: ignore[arg-type]
         clock=clock or SystemClock(),
+        # Without the hand-off (off, or a test's session factory) the sweeper finds the triggers.
         trigger_sink=trigger_sink or NullTriggerSink(),
         rate_limiter=make_rate_limiter(settings.rate_limit_storage_url),
         metrics=metrics,

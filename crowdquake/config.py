@@ -62,6 +62,8 @@ class Settings:
     # Real-time pipeline
     detection_tick_s: float = 0.25
     redrive_after_s: float = 5.0
+    detection_handoff: bool = True
+    association_batch_max: int = 5000
     alerts_disabled_regions: str = ""
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
@@ -86,6 +88,8 @@ class Settings:
     # Misc
     environment: str = "development"
     log_level: str = "INFO"
+    log_format: str = "json"
+    worker_metrics_port: int = 0
     secret_key: str = field(default="dev-only-change-me", repr=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +165,7 @@ def _check_positive(settings: Settings) -> None:
         "broker_poll_interval_s",
         "detection_tick_s",
         "redrive_after_s",
+        "association_batch_max",
         "fdsn_max_events",
         "feed_cache_s",
         "console_login_rate_limit_per_minute",
@@ -172,6 +177,8 @@ def _check_positive(settings: Settings) -> None:
     ):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if settings.log_format not in ("json", "text"):
+        raise ValueError(f"{ENV_PREFIX}LOG_FORMAT must be json or text")
     if settings.trusted_proxy_hops < 0:
         raise ValueError(f"{ENV_PREFIX}TRUSTED_PROXY_HOPS must be 0 (no proxy) or more")
     if settings.stream_processes < 0:
@@ -247,6 +254,10 @@ SETTINGS_DOC: dict[str, str] = {
     "active_heartbeat_max_age_s": "A device is active if its steady heartbeat is this fresh",
     "detection_tick_s": "Period of the sweeper that queues association runs of dirty regions",
     "redrive_after_s": "A queued association run not finished after this is re-queued (lost run)",
+    "detection_handoff": "After each ingest commit the web process claims the written regions and "
+    "queues their association runs at once (coalesced per process); off: only the sweeper does",
+    "association_batch_max": "Most new triggers one association run takes (PostgreSQL); the rest "
+    "go to the follow-up run it queues, so a run's time stays bounded in a surge",
     "alerts_disabled_regions": "Kill switch: comma-separated region keys (H3 res 2) where no "
     "automatic alert is issued; detection goes on. Also per region in the database",
     "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",
@@ -277,5 +288,8 @@ SETTINGS_DOC: dict[str, str] = {
     "environment": "`development` or `production`; production refuses to start with the "
     "default `CROWDQUAKE_CAP_SENDER` or `CROWDQUAKE_QUAKEML_AUTHORITY`",
     "log_level": "Python logging level",
+    "worker_metrics_port": "`crowdquake worker` serves Prometheus metrics (detection latency, "
+    "backlog, runs, alerts, deliveries) on this port (0: off)",
+    "log_format": "`json` (one object per line: ts, level, logger, msg, event fields) or `text`",
     "secret_key": "Flask secret key (console sessions). Set it in production",
 }

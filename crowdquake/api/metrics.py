@@ -6,6 +6,7 @@ Each app owns its registry (no module-level state). Under gunicorn set ``PROMETH
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -18,6 +19,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+access_log = logging.getLogger("crowdquake.access")
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -71,7 +74,29 @@ class Metrics:
         def _observe(response: Response) -> Response:
             started = g.get("request_started")
             endpoint = request.endpoint or "unmatched"
-            if started is not None:
-                self.latency.labels(endpoint).observe(time.perf_counter() - started)
+            elapsed_s = time.perf_counter() - started if started is not None else None
+            if elapsed_s is not None:
+                self.latency.labels(endpoint).observe(elapsed_s)
             self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+            if access_log.isEnabledFor(logging.INFO):
+                # The route pattern, not the URL: no ids or query strings in the log.
+                rule = request.url_rule.rule if request.url_rule is not None else None
+                access_log.info(
+                    "%s %s %d",
+                    request.method,
+                    rule or "unmatched",
+                    response.status_code,
+                    extra={
+                        "fields": {
+                            "event": "http_request",
+                            "method": request.method,
+                            "route": rule,
+                            "status": response.status_code,
+                            "bytes_in": request.content_length,
+                            "duration_ms": None
+                            if elapsed_s is None
+                            else round(elapsed_s * 1000, 2),
+                        }
+                    },
+                )
             return response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -16,6 +15,7 @@ import click
 import httpx
 
 from crowdquake.config import Settings
+from crowdquake.logs import configure_logging
 
 
 def load_settings() -> Settings:
@@ -23,11 +23,7 @@ def load_settings() -> Settings:
         settings = Settings.from_env()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # One line per HTTP request of our own client is noise on a terminal.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

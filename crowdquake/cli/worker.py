@@ -71,6 +71,11 @@ def worker(concurrency: int | None, beat: bool, pool: str | None, queues: str | 
         sys.exit(Supervisor(settings, {"worker": args, "beat": beat_args}).run())
     from crowdquake.tasks import make_celery
 
+    _keep_our_logging(settings.log_level, settings.log_format)
+    if settings.worker_metrics_port:
+        from crowdquake.tasks.metrics import prepare_multiprocess_dir, serve_metrics
+
+        serve_metrics(settings.worker_metrics_port, prepare_multiprocess_dir(settings.instance_dir))
     app = make_celery(settings)
     argv = ["worker", f"--loglevel={settings.log_level}", "--without-gossip", "--without-mingle"]
     if concurrency:
@@ -106,6 +111,7 @@ def beat() -> None:
     schedule = Path(settings.instance_dir).resolve() / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app = make_celery(settings, with_tasks=False)
+    _keep_our_logging(settings.log_level, settings.log_format)
     click.echo(f"crowdquake beat on {_redact(settings.broker_url)}", err=True)
     app.start(["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"])
 
@@ -230,3 +236,16 @@ def _redact(url: str) -> str:
     if "@" in rest:
         rest = "***@" + rest.split("@", 1)[1]
     return scheme + sep + rest
+
+
+def _keep_our_logging(level: str, fmt: str) -> None:
+    """Celery configures logging itself unless someone handles its ``setup_logging`` signal:
+    keep the service's format (JSON lines) and its quiet loggers in the worker too."""
+    from celery.signals import setup_logging
+
+    from crowdquake.logs import configure_logging
+
+    def _configure(**_kwargs: object) -> None:
+        configure_logging(level, fmt)
+
+    setup_logging.connect(_configure, weak=False)

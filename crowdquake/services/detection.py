@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import h3
@@ -37,7 +38,12 @@ from crowdquake.storage.models import (
     RegionState,
     Trigger,
 )
-from crowdquake.storage.queries import insert_ignoring_duplicates
+from crowdquake.storage.queries import (
+    ReadPosition,
+    insert_ignoring_duplicates,
+    mark_triggers_unassociated,
+    triggers_since,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class PipelineConfig:
     disabled_alert_regions: frozenset[str] = frozenset()
     # every device vetted (CROWDQUAKE_TRUST_ALL_DEVICES): no per-network / per-burst caps
     trust_all_devices: bool = False
+    batch_max: int = 5000  # most new triggers per run (PostgreSQL); the follow-up run takes more
 
 
 @dataclass
@@ -60,9 +67,10 @@ class CachedDetector:
     detector: StreamingDetector
     generation: int
     watermark: datetime
-    seen: dict[uuid.UUID, datetime]
+    seen: dict[uuid.UUID, datetime]  # insertion order = feeding order (forget_old relies on it)
     devices_loaded_at: datetime
     n_blocked: int = 0  # blocked devices when built: a change means rebuild
+    position: ReadPosition = field(default_factory=ReadPosition)  # PostgreSQL reads
 
 
 @dataclass
@@ -82,6 +90,10 @@ class RunReport:
     revisions: int = 0
     alert_ids: list[int] = field(default_factory=list)
     neighbour_regions: set[str] = field(default_factory=set)
+    more_pending: bool = False  # the run stopped at batch_max: queue the follow-up at once
+    event_ids: list[str] = field(default_factory=list)  # events this run wrote
+    # Per new revision: its data cut-off (receipt of the newest trigger it saw).
+    revision_cutoffs: list[datetime] = field(default_factory=list)
 
 
 def region_neighbours(region_key: str) -> list[str]:
@@ -102,28 +114,73 @@ def claim_dirty_regions(session: Session, now: datetime, config: PipelineConfig)
             .distinct()
         )
     )
-    if not dirty:
+    return claim_regions(session, dirty, now, config)
+
+
+def claim_regions(
+    session: Session, region_keys: Iterable[str], now: datetime, config: PipelineConfig
+) -> list[str]:
+    """Claim the given regions for one queued run each (the after-commit hand-off names the
+    regions it just wrote; the sweeper finds them). A region whose run is queued or running is
+    not claimed again: its pending triggers are coalesced into that run or the follow-up it
+    queues (``has_pending``). Returns the claimed keys, sorted."""
+    keys = sorted(set(region_keys))
+    if not keys:
         return []
     insert_ignoring_duplicates(
         session,
         RegionState.__table__,  # type: ignore[arg-type]
-        [{"region_key": key, "runs": 0} for key in dirty],
+        [{"region_key": key, "runs": 0} for key in keys],
         key="region_key",
     )
     stale = now - timedelta(seconds=config.redrive_after_s)
-    claimed = []
-    for key in sorted(dirty):
-        result = session.execute(
-            update(RegionState)
-            .where(
-                RegionState.region_key == key,
-                (RegionState.queued_at.is_(None)) | (RegionState.queued_at < stale),
-            )
-            .values(queued_at=now)
+    claimed = session.scalars(
+        update(RegionState)
+        .where(
+            RegionState.region_key.in_(keys),
+            (RegionState.queued_at.is_(None)) | (RegionState.queued_at < stale),
         )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(key)
-    return claimed
+        .values(queued_at=now)
+        .returning(RegionState.region_key)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed)
+
+
+def count_pending(session: Session, now: datetime, config: PipelineConfig) -> int:
+    """Unprocessed triggers within the lookback: the detection backlog."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Trigger)
+            .where(
+                Trigger.status == "new",
+                Trigger.received_at >= now - timedelta(seconds=config.lookback_s),
+            )
+        )
+        or 0
+    )
+
+
+def has_pending(session: Session, region_key: str, now: datetime, config: PipelineConfig) -> bool:
+    """Whether the region has unprocessed triggers that its next run would read (they arrived
+    during the last run, or the run stopped at ``batch_max``). Triggers outside the read window
+    (older than the late margin before the watermark, or than the lookback) do not count: no
+    run would take them, and a follow-up for them would spin."""
+    state = session.get(RegionState, region_key)
+    if state is None or state.watermark is None:
+        return False
+    pending = session.scalar(
+        select(Trigger.id)
+        .where(
+            Trigger.region_key == region_key,
+            Trigger.status == "new",
+            Trigger.received_at >= state.watermark - timedelta(seconds=config.late_margin_s),
+            Trigger.trigger_time >= now - timedelta(seconds=config.lookback_s),
+        )
+        .limit(1)
+    )
+    return pending is not None
 
 
 def _try_region_lock(session: Session, region_key: str) -> bool:
@@ -198,9 +255,25 @@ def count_blocked_devices(session: Session) -> int:
 
 
 def _load_triggers(
-    session: Session, regions: Sequence[str], since_received: datetime, since_time: datetime
+    session: Session,
+    regions: Sequence[str],
+    since_received: datetime,
+    since_time: datetime,
+    cached: CachedDetector,
+    batch_max: int,
 ) -> list[Any]:
-    """Plain rows (not ORM objects: a run reads thousands and never changes them in Python)."""
+    """Plain rows (not ORM objects: a run reads thousands and never changes them in Python).
+
+    On PostgreSQL only the rows committed since the cached detector's last read come back (the
+    database filters the late-commit margin by transaction visibility), so a run under a flood
+    costs what is new, not ``late_margin_s`` worth of rows again, and at most ``batch_max`` of
+    them (the next run resumes where this one stopped); elsewhere the whole window comes back and
+    ``cached.seen`` drops what was fed already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return triggers_since(
+            session, regions, since_received, since_time, cached.position, batch_max
+        )
     return list(
         session.execute(
             select(
@@ -288,14 +361,25 @@ def run_region(
         detector = StreamingDetector(params, load_background(session, region_key, params))
         _set_devices(detector, session, regions, now, config)
         window_start = now - timedelta(seconds=config.lookback_s)
-        rows = _load_triggers(session, regions, window_start, window_start)
         cached = CachedDetector(detector, state.runs, window_start, {}, now, n_blocked)
+        rows = _load_triggers(
+            session, regions, window_start, window_start, cached, config.batch_max
+        )
     else:
         if (now - cached.devices_loaded_at).total_seconds() >= config.device_refresh_s:
             _set_devices(cached.detector, session, regions, now, config)
             cached.devices_loaded_at = now
         since = cached.watermark - timedelta(seconds=config.late_margin_s)
-        rows = _load_triggers(session, regions, since, now - timedelta(seconds=config.lookback_s))
+        if cached.position.cursor is not None:  # resume a cut-off read where it stopped
+            since = min(since, cached.position.cursor[0])
+        rows = _load_triggers(
+            session,
+            regions,
+            since,
+            now - timedelta(seconds=config.lookback_s),
+            cached,
+            config.batch_max,
+        )
     fresh = [r for r in rows if r.id not in cached.seen]
     for r in fresh:
         cached.seen[r.id] = r.received_at
@@ -303,6 +387,7 @@ def run_region(
         cached.watermark = max(cached.watermark, *(r.received_at for r in fresh))
     _forget_old(cached, now, config.lookback_s)
     report.new_triggers = len(fresh)
+    report.more_pending = cached.position.cursor is not None
 
     changed = cached.detector.update([_observation(r) for r in fresh], now.timestamp())
     # The database switch (region_alert_switches) is checked where alerts are written.
@@ -320,6 +405,10 @@ def run_region(
         report.events_created += int(result.created)
         report.revisions += int(result.revision is not None)
         report.alert_ids += result.alert_ids
+        if result.event_id is not None and (result.created or result.revision is not None):
+            report.event_ids.append(str(result.event_id))
+        if result.revision is not None:
+            report.revision_cutoffs.append(cached.watermark)
 
     n_unassociated = _mark_unassociated(session, region_key, fresh)
     _count_background(session, state, now, n_unassociated, config)
@@ -374,14 +463,25 @@ def _owned(
 
 
 def _forget_old(cached: CachedDetector, now: datetime, lookback_s: float) -> None:
+    """Drop the ids fed more than two lookbacks ago. Fed in ``received_at`` order (up to the
+    late-commit skew), so the oldest are at the front: rebuild the dict only when a quarter of it
+    has expired, so the cost per run stays proportional to the new triggers."""
     horizon = now - timedelta(seconds=2 * lookback_s)
-    if len(cached.seen) > 1000:
-        cached.seen = {k: v for k, v in cached.seen.items() if v >= horizon}
+    seen = cached.seen
+    if len(seen) <= 1000:
+        return
+    probe = next(islice(seen.values(), len(seen) // 4, None))
+    if probe < horizon:
+        cached.seen = {k: v for k, v in seen.items() if v >= horizon}
 
 
 def _mark_unassociated(session: Session, region_key: str, fresh: Sequence[Any]) -> int:
     """This region's new triggers that no event took; returns how many."""
     ids = [r.id for r in fresh if r.region_key == region_key]
+    if not ids:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return mark_triggers_unassociated(session, ids)
     marked = 0
     for chunk_start in range(0, len(ids), 1000):
         chunk = ids[chunk_start : chunk_start + 1000]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -124,3 +125,97 @@ def trigger_digests(
         select(Trigger.id, Trigger.device_id, Trigger.body_digest).where(Trigger.id.in_(ids))
     )
     return {r.id: (r.device_id, r.body_digest) for r in rows}
+
+
+# Triggers committed after a snapshot, on PostgreSQL: a row is new to a reader iff the
+# transaction that inserted it (xmin) was not visible in the reader's previous snapshot. xmin is a
+# 32-bit xid; it is widened to the 64-bit xid8 of pg_visible_in_snapshot against the current
+# snapshot's xmax (the row's transaction is older than that by far less than 2^31 xids; frozen
+# rows come out as ancient and so count as seen). pg_current_snapshot() is the statement's own
+# snapshot; the LEFT JOIN returns it even when no trigger matches.
+_FULL_XMIN = """(pg_snapshot_xmax(snap.s)::text::bigint
+      - ((pg_snapshot_xmax(snap.s)::text::bigint %% 4294967296)
+         - tr.xmin::text::bigint + 4294967296) %% 4294967296)::text::xid8"""
+_TRIGGERS_SINCE_SNAPSHOT = f"""
+WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s)
+SELECT snap.s::text AS snapshot, t.*
+FROM snap LEFT JOIN LATERAL (
+  SELECT tr.id, tr.device_id, tr.trigger_time, tr.received_at, tr.lat_deg, tr.lon_deg,
+         tr.pga_ms2, tr.score, tr.server_score, tr.phase_hint, tr.accuracy_m, tr.region_key
+  FROM triggers AS tr
+  JOIN devices AS d ON d.id = tr.device_id AND d.status = 'active'  -- blocked: count nowhere
+  WHERE tr.region_key = ANY(%(regions)s)
+    AND tr.received_at >= %(since_received)s
+    AND tr.trigger_time >= %(since_time)s
+    AND (%(previous)s::pg_snapshot IS NULL
+         OR NOT pg_visible_in_snapshot({_FULL_XMIN}, %(previous)s::pg_snapshot))
+    AND (%(cursor_received)s::timestamptz IS NULL
+         OR (tr.received_at, tr.trigger_time, tr.id)
+            > (%(cursor_received)s::timestamptz, %(cursor_time)s::timestamptz, %(cursor_id)s::uuid)
+         OR NOT pg_visible_in_snapshot({_FULL_XMIN}, %(cursor_snapshot)s::pg_snapshot))
+  ORDER BY tr.received_at, tr.trigger_time, tr.id
+  LIMIT %(limit)s
+) AS t ON true
+ORDER BY t.received_at, t.trigger_time, t.id
+"""
+
+
+@dataclass
+class ReadPosition:
+    """Where an incremental reader of triggers stands (PostgreSQL snapshots as text).
+
+    Everything committed in ``snapshot`` was read (None: nothing yet). After a read cut off at
+    ``limit`` rows, also everything committed in ``cut_snapshot`` up to the sort key ``cursor``
+    (received_at, trigger_time, id) was read; the next read resumes after it.
+    """
+
+    snapshot: str | None = None
+    cut_snapshot: str | None = None
+    cursor: tuple[Any, Any, Any] | None = None
+
+
+def triggers_since(
+    session: Session,
+    regions: Sequence[str],
+    since_received: Any,
+    since_time: Any,
+    position: ReadPosition,
+    limit: int,
+) -> list[Any]:
+    """PostgreSQL: the triggers of ``regions`` in the time window that ``position`` has not read
+    yet, at most ``limit`` in (received_at, trigger_time, id) order; advances ``position``."""
+    cursor = position.cursor or (None, None, None)
+    result = session.connection().exec_driver_sql(
+        _TRIGGERS_SINCE_SNAPSHOT,
+        {
+            "regions": list(regions),
+            "since_received": since_received,
+            "since_time": since_time,
+            "previous": position.snapshot,
+            "cursor_received": cursor[0],
+            "cursor_time": cursor[1],
+            "cursor_id": cursor[2],
+            "cursor_snapshot": position.cut_snapshot,
+            "limit": limit,
+        },
+    )
+    all_rows = list(result)
+    rows = [r for r in all_rows if r.id is not None]
+    snapshot = all_rows[0].snapshot
+    if len(rows) >= limit:
+        last = rows[-1]
+        position.cut_snapshot = snapshot
+        position.cursor = (last.received_at, last.trigger_time, last.id)
+    else:
+        position.snapshot, position.cut_snapshot, position.cursor = snapshot, None, None
+    return rows
+
+
+def mark_triggers_unassociated(session: Session, ids: Sequence[uuid.UUID]) -> int:
+    """PostgreSQL: ``status = 'unassociated'`` for those of ``ids`` still ``'new'``, as one
+    statement with one array parameter (whatever the count); returns how many changed."""
+    result = session.connection().exec_driver_sql(
+        "UPDATE triggers SET status = 'unassociated' WHERE id = ANY(%(ids)s) AND status = 'new'",
+        {"ids": list(ids)},
+    )
+    return int(result.rowcount)

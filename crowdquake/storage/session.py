@@ -27,6 +27,12 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per request; stale connections are recycled instead.
     kwargs.setdefault("pool_recycle", 300)
+    # Sessions in UTC: psycopg then returns datetimes with datetime.UTC, which UTCDateTime passes
+    # through as they are (a zoneinfo zone costs ~1 us per value to convert).
+    if url.get_backend_name() == "postgresql":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("options", "-c timezone=UTC")
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

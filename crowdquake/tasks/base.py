@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crowdquake.config import Settings
 from crowdquake.services.detection import DetectorCache, PipelineConfig
 from crowdquake.storage.session import make_engine, make_session_factory
+from crowdquake.tasks.metrics import WorkerMetrics
 
 
 @dataclass
@@ -29,6 +30,7 @@ class WorkerRuntime:
     session_factory: sessionmaker[Session]
     detectors: DetectorCache
     pipeline: PipelineConfig
+    metrics: WorkerMetrics
     edge_model: Any = None
 
 
@@ -44,6 +46,7 @@ def runtime(app: Celery) -> WorkerRuntime:
             session_factory=make_session_factory(engine),
             detectors=DetectorCache(),
             pipeline=pipeline_config(settings),
+            metrics=WorkerMetrics(),
         )
         app.crowdquake_runtime = current
     return current
@@ -58,6 +61,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         active_heartbeat_max_age_s=settings.active_heartbeat_max_age_s,
         disabled_alert_regions=disabled,
         trust_all_devices=settings.trust_all_devices,
+        batch_max=settings.association_batch_max,
     )
 
 

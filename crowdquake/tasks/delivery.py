@@ -56,6 +56,7 @@ def deliver_alert(self: Any, alert_id: int) -> dict[str, str]:
             outcome = deliver(session, alert_id, publisher, target, SystemClock().now())
             session.commit()
             statuses[target] = outcome.status if outcome else "withdrawn"
+            runtime(self.app).metrics.deliveries.labels(statuses[target]).inc()
     return statuses
 
 
@@ -67,6 +68,9 @@ def retry_deliveries(self: Any) -> int:
     with task_session(self.app) as session:
         due = due_deliveries(session, SystemClock().now(), list(publishers), RETRY_BATCH)
         for alert_id, target in due:
-            deliver(session, alert_id, publishers[target], target, SystemClock().now())
+            outcome = deliver(session, alert_id, publishers[target], target, SystemClock().now())
             session.commit()
+            runtime(self.app).metrics.deliveries.labels(
+                outcome.status if outcome else "withdrawn"
+            ).inc()
     return len(due)

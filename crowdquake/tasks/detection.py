@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
@@ -17,11 +18,27 @@ log = logging.getLogger(__name__)
 def sweep(self: object) -> list[str]:
     """Queue one association run per region with unprocessed triggers (or a lost run)."""
     app = self.app  # type: ignore[attr-defined]
+    rt = runtime(app)
+    now = SystemClock().now()
     with unit_of_work(app) as session:
-        claimed = detection.claim_dirty_regions(session, SystemClock().now(), runtime(app).pipeline)
+        claimed = detection.claim_dirty_regions(session, now, rt.pipeline)
+        rt.metrics.backlog.set(detection.count_pending(session, now, rt.pipeline))
     for key in claimed:
         associate_region.delay(key)
     return claimed
+
+
+def _follow_up(app: object, region_key: str, more_pending: bool) -> None:
+    """Coalesced work: the triggers that arrived during the run (the hand-off could not claim
+    the region while it was queued or running) or beyond ``batch_max`` get one next run now."""
+    rt = runtime(app)
+    now = SystemClock().now()
+    with unit_of_work(app) as session:
+        if not (more_pending or detection.has_pending(session, region_key, now, rt.pipeline)):
+            return
+        claimed = detection.claim_regions(session, [region_key], now, rt.pipeline)
+    for key in claimed:
+        associate_region.delay(key)
 
 
 @shared_task(
@@ -37,6 +54,7 @@ def associate_region(self: object, region_key: str) -> dict[str, object]:
     """Associate, locate and size the recent triggers of one region; write events and alerts."""
     app = self.app  # type: ignore[attr-defined]
     rt = runtime(app)
+    started = time.perf_counter()
     try:
         with unit_of_work(app) as session:
             report = detection.run_region(
@@ -45,19 +63,52 @@ def associate_region(self: object, region_key: str) -> dict[str, object]:
     except BaseException:
         # The in-memory detector may be ahead of the rolled-back database: rebuild next time.
         rt.detectors.entries.pop(region_key, None)
+        rt.metrics.runs.labels("failed").inc()
         raise
+    committed = SystemClock().now()
+    rt.metrics.runs.labels("skipped" if report.skipped else "done").inc()
+    rt.metrics.run_duration.observe(time.perf_counter() - started)
+    rt.metrics.triggers.inc(report.new_triggers)
+    rt.metrics.alerts.inc(len(report.alert_ids))
+    for cutoff in report.revision_cutoffs:
+        rt.metrics.detection_latency.observe((committed - cutoff).total_seconds())
     for key in report.neighbour_regions:
         associate_region.delay(key)
+    if report.skipped != "locked":  # the holder of the lock follows up itself
+        _follow_up(app, region_key, report.more_pending)
     if report.alert_ids and rt.settings.webhook_url:
         for alert_id in report.alert_ids:
             app.send_task("crowdquake.alerts.deliver_alert", args=[alert_id])
-    log.info(
+    _log_run(report)
+    return {"new_triggers": report.new_triggers, "revisions": report.revisions}
+
+
+def _log_run(report: detection.RunReport) -> None:
+    """One line per association run that did something (an idle worker stays quiet)."""
+    level = logging.INFO if report.new_triggers or report.revisions else logging.DEBUG
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
         "region %s: %d new triggers, %d events created, %d revisions, %d alerts%s",
-        region_key,
+        report.region_key,
         report.new_triggers,
         report.events_created,
         report.revisions,
         len(report.alert_ids),
         f" (skipped: {report.skipped})" if report.skipped else "",
+        extra={
+            "fields": {
+                "event": "association_run",
+                "region": report.region_key,
+                "new_triggers": report.new_triggers,
+                "events_created": report.events_created,
+                "revisions": report.revisions,
+                "alerts": len(report.alert_ids),
+                "event_ids": report.event_ids,
+                "rebuilt": report.rebuilt,
+                "more_pending": report.more_pending,
+                "skipped": report.skipped,
+            }
+        },
     )
-    return {"new_triggers": report.new_triggers, "revisions": report.revisions}

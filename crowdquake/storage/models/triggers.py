@@ -47,6 +47,8 @@ class Trigger(Base):
         Index("ix_triggers_trigger_time", "trigger_time"),
         Index("ix_triggers_cell_time", "cell", "trigger_time"),
         Index("ix_triggers_region_time", "region_key", "trigger_time"),
+        # An association run's read: what its regions received since its last read.
+        Index("ix_triggers_region_received", "region_key", "received_at"),
         Index("ix_triggers_device_time", "device_id", "trigger_time"),
         Index("ix_triggers_event", "event_id"),
         # The sweeper's query: regions with unprocessed ("new") triggers.
