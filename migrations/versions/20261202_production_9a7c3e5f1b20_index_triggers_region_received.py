@@ -1,7 +1,7 @@
 """index triggers by region and received_at (incremental association reads)
 
 Revision ID: 9a7c3e5f1b20
-Revises: 5e7a1c2b9d40
+Revises: 7d3e1f2a9b64
 Create Date: 2026-12-02 12:10:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '9a7c3e5f1b20'
-down_revision: str | None = '5e7a1c2b9d40'
+down_revision: str | None = '7d3e1f2a9b64'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
