@@ -154,6 +154,20 @@ def _percentile(values: list[float], q: float) -> float:
 @click.option("--stream-processes", default=1, show_default=True, help="Stream server processes.")
 @click.option("--duration", "duration_s", default=10, show_default=True, help="Seconds per phase.")
 @click.option("--connections", default=32, show_default=True, help="wrk connections.")
+@click.option(
+    "--via-api/--direct",
+    default=False,
+    show_default=True,
+    help="Open each stream through the API's 307 (a phone on the bare API) or with the bearer "
+    "token at the stream server (a reverse proxy routing the path there).",
+)
+@click.option(
+    "--open-timeout",
+    "open_timeout_s",
+    default=120.0,
+    show_default=True,
+    help="Seconds allowed for opening the streams; the rest are abandoned.",
+)
 def bench_streams(
     database_url: str,
     n_streams: int,
@@ -162,6 +176,8 @@ def bench_streams(
     stream_processes: int,
     duration_s: int,
     connections: int,
+    via_api: bool,
+    open_timeout_s: float,
 ) -> None:
     """Alert delivery to N open streams and ingest throughput with and without them."""
     from crowdquake.storage import migrate
@@ -211,7 +227,8 @@ def bench_streams(
         click.echo(f"  ingest without streams, {duration_s} s ...", err=True)
         alone = run_wrk(url, script, duration_s=duration_s, connections=connections, threads=2)
 
-        click.echo(f"  opening {n_streams} streams through the API's redirect ...", err=True)
+        how = "through the API's 307" if via_api else "at the stream server"
+        click.echo(f"  opening {n_streams} streams {how} ...", err=True)
         clients = subprocess.Popen(
             [sys.executable, "-m", "crowdquake.cli.bench_streams_client"],
             stdin=subprocess.PIPE,
@@ -219,15 +236,24 @@ def bench_streams(
             text=True,
         )
         assert clients.stdin is not None and clients.stdout is not None
-        config = {"api": f"127.0.0.1:{port}", "tokens": tokens, "concurrency": 200}
+        config = {
+            "api": f"127.0.0.1:{port}",
+            "stream": f"127.0.0.1:{stream_port}",
+            "via_api": via_api,
+            "tokens": tokens,
+            "concurrency": 200,
+            "open_timeout_s": open_timeout_s,
+        }
         clients.stdin.write(json.dumps(config) + "\n")
         clients.stdin.flush()
         started = time.monotonic()
         first = clients.stdout.readline().split()
         open_s = time.monotonic() - started
         n_open = int(first[1]) if len(first) > 1 else 0
-        if first[:1] != ["open"]:
+        if first[:1] != ["open"] or n_open == 0:
             raise click.ClickException(f"streams failed: {' '.join(first)}")
+        if len(first) > 2:
+            click.echo(f"  an open failed: {' '.join(first[2:])}", err=True)
         received: dict[int, list[float]] = {}
         reader_out = clients.stdout
 
@@ -265,7 +291,7 @@ def bench_streams(
     ratio = loaded.requests_per_s / alone.requests_per_s
     click.echo(
         f"\nstream server: {stream_processes} process(es); web: gunicorn {workers}x{threads}; "
-        f"PostgreSQL; wrk {connections} connections"
+        f"PostgreSQL; wrk {connections} connections; streams opened {how}"
     )
     click.echo(f"streams open:                 {n_open} of {n_streams} ({open_s:.1f} s to open)")
     click.echo(

@@ -1,8 +1,11 @@
 """The SSE clients of ``crowdquake bench streams``: one asyncio process, raw sockets.
 
-Reads ``{"api": "host:port", "tokens": [...], "concurrency": n}`` from stdin. Each client does
-what a phone does: ``GET /api/v1/alerts/stream`` on the API with its bearer token, follows the
-307 to the stream server (HTTP/1.0, so the body is close-delimited SSE), then reads events.
+Reads ``{"api": "host:port", "stream": "host:port", "via_api": bool, "tokens": [...],
+"concurrency": n}`` from stdin. With ``via_api`` each client does what a phone does against the
+bare API: ``GET /api/v1/alerts/stream`` with its bearer token, then the 307 to the stream server;
+otherwise it sends the bearer token to the stream server itself (a reverse proxy routing the path
+there). HTTP/1.0, so the body is close-delimited SSE. Opens that have not succeeded when the
+open phase ends are cancelled.
 Writes ``open <n>`` once every stream is open (or ``failed <n> <reason>``) and one
 ``got <alert id> <unix time>`` line per alert event received, flushed at once.
 """
@@ -14,9 +17,8 @@ import json
 import resource
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
-
-OPEN_TIMEOUT_S = 30.0
 
 
 async def _request(
@@ -38,26 +40,33 @@ async def _request(
     return status, found, reader, writer
 
 
-async def _client(api: str, token: str, gate: asyncio.Semaphore, opened: list[int]) -> None:
-    host, _, port = api.rpartition(":")
+async def _client(
+    config: dict[str, Any], index: int, token: str, gate: asyncio.Semaphore, opened: set[int]
+) -> None:
+    path = "/api/v1/alerts/stream?max_s=3600"
+    bearer = {"Authorization": f"Bearer {token}"}
     async with gate:
-        status, headers, _, writer = await _request(
-            host,
-            int(port),
-            "/api/v1/alerts/stream?max_s=3600",
-            {"Authorization": f"Bearer {token}", "Connection": "close"},
-        )
-        writer.close()
-        if status != 307:
-            raise RuntimeError(f"API answered {status}")
-        location = urlsplit(headers["location"])
-        path = f"{location.path}?{location.query}"
-        status, _, reader, writer = await _request(
-            location.hostname or host, location.port or 80, path, {}
-        )
+        if config["via_api"]:
+            host, _, port = str(config["api"]).rpartition(":")
+            status, headers, _, writer = await _request(
+                host, int(port), path, {**bearer, "Connection": "close"}
+            )
+            writer.close()
+            if status != 307:
+                raise RuntimeError(f"API answered {status}")
+            location = urlsplit(headers["location"])
+            status, _, reader, writer = await _request(
+                location.hostname or host,
+                location.port or 80,
+                f"{location.path}?{location.query}",
+                {},
+            )
+        else:
+            host, _, port = str(config["stream"]).rpartition(":")
+            status, _, reader, writer = await _request(host, int(port), path, bearer)
         if status != 200:
             raise RuntimeError(f"stream server answered {status}")
-        opened[0] += 1
+        opened.add(index)
     while True:
         line = await reader.readline()
         if not line:
@@ -67,20 +76,26 @@ async def _client(api: str, token: str, gate: asyncio.Semaphore, opened: list[in
             sys.stdout.flush()
 
 
-async def _main(config: dict[str, object]) -> None:
-    tokens = list(config["tokens"])  # type: ignore[call-overload]
-    gate = asyncio.Semaphore(int(config["concurrency"]))  # type: ignore[call-overload]
-    opened = [0]
-    tasks = [asyncio.create_task(_client(str(config["api"]), t, gate, opened)) for t in tokens]
-    deadline = time.monotonic() + OPEN_TIMEOUT_S + len(tokens) / 500
-    while opened[0] < len(tokens) and time.monotonic() < deadline:
+async def _main(config: dict[str, Any]) -> None:
+    tokens = list(config["tokens"])
+    gate = asyncio.Semaphore(int(config["concurrency"]))
+    opened: set[int] = set()
+    tasks = [asyncio.create_task(_client(config, i, t, gate, opened)) for i, t in enumerate(tokens)]
+    deadline = time.monotonic() + float(config["open_timeout_s"])
+    failure = ""
+    while len(opened) < len(tokens) and time.monotonic() < deadline:
         failed = [t for t in tasks if t.done() and t.exception() is not None]
         if failed:
-            print(f"failed {opened[0]} {failed[0].exception()!r}", flush=True)
+            failure = repr(failed[0].exception())
             break
         await asyncio.sleep(0.1)
-    else:
-        print(f"open {opened[0]}", flush=True)
+    if len(opened) < len(tokens):
+        # Stop opening: the measurement runs with what is open, nothing else competes.
+        for index, task in enumerate(tasks):
+            if index not in opened:
+                task.cancel()
+        await asyncio.sleep(1.0)
+    print(f"open {len(opened)} {failure}".strip(), flush=True)
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
