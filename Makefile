@@ -16,7 +16,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock wheel demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
-	bench-pipeline bench-association bench-edge bench-feeds evaluate edge-model edge-evaluate clean
+	bench-pipeline bench-association bench-edge bench-feeds bench-streams evaluate edge-model edge-evaluate clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -95,7 +95,7 @@ $(BENCH_STAMP): $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@touch $@
 
-bench: bench-ingest bench-pipeline bench-association bench-edge bench-feeds ## Run every benchmark
+bench: bench-ingest bench-pipeline bench-association bench-edge bench-feeds bench-streams ## Run every benchmark
 
 bench-ingest: $(BENCH_STAMP) ## Ingest throughput/latency on gunicorn + PostgreSQL vs the trivial endpoint
 	$(BIN)/crowdquake bench ingest
@@ -105,6 +105,9 @@ bench-pipeline: $(BENCH_STAMP) ## HTTP -> event -> alert latency and sustained t
 
 bench-feeds: $(BENCH_STAMP) ## Cached GeoJSON feed req/s and FDSN query p95 over 100,000 events (PostgreSQL)
 	$(BIN)/crowdquake bench feeds
+
+bench-streams: $(BENCH_STAMP) ## 10,000 open alert streams: delivery after commit, ingest with vs without
+	$(BIN)/crowdquake bench streams
 
 # PyOcto (a baseline) pins numpy<2 on Python 3.11 (the supported Python; the service runs on
 # numpy 2), so it lives in its own virtualenv.

@@ -101,14 +101,18 @@ class Hub:
         self.count = 0
         self.seen: dict[int, float] = {}  # alert id -> monotonic time first seen
         self.executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="stream-db")
+        # The poller has a thread of its own: a wave of (re)connecting streams queues thousands
+        # of authentication and history reads, and a new alert must not wait behind them.
+        self.poll_executor = ThreadPoolExecutor(1, thread_name_prefix="stream-poll")
         self.delivered = 0
 
-    async def db(self, fn: Callable[[Session], T]) -> T:
+    async def db(self, fn: Callable[[Session], T], *, poller: bool = False) -> T:
         def run() -> T:
             with self.factory() as session:
                 return fn(session)
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, run)
+        executor = self.poll_executor if poller else self.executor
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
 
     def full(self) -> bool:
         return self.count >= self.max_connections
@@ -148,7 +152,9 @@ class Hub:
     async def poll_once(self) -> int:
         started = time.monotonic()
         now = self.clock.now()
-        recent = await self.db(lambda s: alerts.recent_issued_alerts(s, now, RECENT_WINDOW_S))
+        recent = await self.db(
+            lambda s: alerts.recent_issued_alerts(s, now, RECENT_WINDOW_S), poller=True
+        )
         fresh = [a for a in recent if a.alert_id not in self.seen]
         horizon = time.monotonic() - 2 * RECENT_WINDOW_S
         self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
@@ -157,7 +163,9 @@ class Hub:
         for alert in fresh:
             self.seen[alert.alert_id] = time.monotonic()
         devices = list(self.by_device)
-        cells = await self.db(lambda s: alerts.device_cells(s, devices)) if devices else {}
+        cells = (
+            await self.db(lambda s: alerts.device_cells(s, devices), poller=True) if devices else {}
+        )
         by_cell: dict[str, list[uuid.UUID]] = {}
         for device_id, cell in cells.items():
             by_cell.setdefault(cell, []).append(device_id)
@@ -347,6 +355,7 @@ def make_app(settings: Settings, clock: Clock | None = None) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await poller
         hub.executor.shutdown(wait=False)
+        hub.poll_executor.shutdown(wait=False)
         engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)

@@ -218,7 +218,7 @@ def bench_streams(
     )
     clients: subprocess.Popen[str] | None = None
     try:
-        wait_ready(base)
+        wait_ready(base, timeout_s=180)
         click.echo(f"creating {n_streams} devices", err=True)
         tokens, cells = _create_devices(engine, n_streams)
         ingest_tokens = tokens[:50]
