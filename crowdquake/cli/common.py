@@ -51,7 +51,7 @@ def spawn(
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
     """SIGTERM the child's group, then SIGKILL if it does not exit (a solo Celery worker may
-    ignore SIGTERM while blocked on a poll: NOTES.md)."""
+    ignore SIGTERM while blocked on a poll: docs/design.md)."""
     if process.poll() is not None:
         return
     try:

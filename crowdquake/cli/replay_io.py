@@ -1,4 +1,4 @@
-"""Reading the replay CSV contract (DESIGN.md) into ``ReplayData``."""
+"""Reading the replay CSV contract (docs/design.md) into ``ReplayData``."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create the engine; on SQLite enable WAL, NORMAL sync and a busy timeout (web and worker
-    share one file, see DESIGN.md)."""
+    share one file, see docs/design.md)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
