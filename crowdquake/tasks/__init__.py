@@ -25,7 +25,8 @@ def make_celery(settings: Settings | None = None, *, with_tasks: bool = True) ->
     settings = settings or Settings.from_env()
     if settings.broker_url.startswith("sqla+"):
         # kombu passes transport options to create_engine(), so the poll interval must be set on
-        # the transport class (docs/design.md); 50 ms instead of 1 s makes the embedded broker usable.
+        # the transport class (docs/design.md); 50 ms instead of 1 s makes the embedded broker
+        # usable.
         from kombu.transport import sqlalchemy as kombu_sqla
 
         kombu_sqla.Transport.polling_interval = settings.broker_poll_interval_s
