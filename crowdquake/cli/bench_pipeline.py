@@ -180,7 +180,7 @@ def bench_pipeline(
     )
     engine = make_engine(database_url)
     try:
-        wait_ready(base)
+        wait_ready(base, timeout_s=120.0)  # a loaded machine starts gunicorn slowly
         click.echo(
             f"phase 1: {len(data.triggers)} triggers of a simulated "
             f"M{magnitude:.1f} "
