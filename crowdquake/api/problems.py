@@ -85,6 +85,15 @@ def validation_problem(exc: ValidationError) -> Response:
     )
 
 
+def device_vanished(exc: BaseException) -> bool:
+    """A write for a device erased meanwhile: ``DELETE /devices/me`` answered by another web
+    process, whose token cache still knew the token for up to ``auth_cache_ttl_s``. The
+    database's foreign key refuses the row (PostgreSQL names the constraint, SQLite's error
+    carries the statement); that is a 401, not a server error."""
+    text = str(exc).lower()
+    return "foreign key" in text and "device" in text
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
@@ -133,5 +142,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if device_vanished(exc):
+            return problem(401, "Unauthorized", "this device is no longer registered")
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "Internal server error", "unexpected error; it has been logged")

@@ -234,3 +234,43 @@ def test_json_with_parameters_is_accepted(
     for content_type in ("application/json; charset=utf-8", "Application/JSON"):
         response = _send(client, "POST", "/api/v1/triggers", trigger(now), device, content_type)
         assert response.status_code == 201, response.json
+
+
+def test_a_device_erased_by_another_process_gets_401_not_500(
+    settings: Any,
+    session_factory: Any,
+    clock: Any,
+    session: Session,
+    now: datetime,
+) -> None:
+    """Another web process answered DELETE /devices/me; this one still has the token in its
+    auth cache (auth_cache_ttl_s). The write hits the foreign key: 401, nothing stored."""
+    import dataclasses
+
+    from sqlalchemy import delete
+
+    from crowdquake.app import create_app
+    from crowdquake.storage.models import Device, DeviceState, Trigger
+
+    app = create_app(
+        dataclasses.replace(settings, auth_cache_ttl_s=60.0),
+        clock=clock,
+        session_factory=session_factory,
+    )
+    client = app.test_client()
+    token = client.post("/api/v1/devices", json=REGISTRATION).json["token"]
+    device = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/heartbeats", json=HEARTBEAT, headers=device).status_code == 201
+    session.execute(delete(DeviceState))
+    session.execute(delete(Device))
+    session.flush()
+    for url, body in (
+        ("/api/v1/triggers", trigger(now)),
+        ("/api/v1/triggers:batch", {"triggers": [trigger(now)]}),
+        ("/api/v1/heartbeats", HEARTBEAT),
+    ):
+        response = client.post(url, json=body, headers=device)
+        assert problem_of(response, 401)["detail"] == "this device is no longer registered", url
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Trigger)) == 0
+    app.extensions["crowdquake"].engine.dispose()
