@@ -5,7 +5,8 @@ bodies, schema-valid requests accepted, schema-invalid ones rejected, auth enfor
 undocumented methods, stateful links), on every operation but the long-lived SSE stream, in the
 examples, fuzzing and stateful phases (the coverage phase on request), with a bounded budget and
 a fixed seed (override with ``CROWDQUAKE_FUZZ_SEED`` / ``_EXAMPLES`` / ``_PHASES``). Then the
-database proves that rejected requests wrote nothing: the new rows equal exactly what the accepted responses say was created.
+database proves that rejected requests wrote nothing: the new rows equal exactly what the
+accepted responses say was created.
 
 On PostgreSQL when CROWDQUAKE_TEST_DATABASE_URL is set (CI), else SQLite.
 """
