@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.types import EventEstimate, Hypocenter, MagnitudeEstimate
 from crowdquake.services.audit import record
-from crowdquake.services.devices import set_device_status
+from crowdquake.services.devices import set_device_status, settle_event_devices
 from crowdquake.services.errors import Conflict, FieldError, InvalidInput, NotFound
 from crowdquake.services.events import write_alerts
 from crowdquake.storage.models import (
@@ -118,6 +118,9 @@ def _confirm(
     previous = event.status
     event.status = "confirmed"
     event.updated_at = now
+    if previous != "confirmed":
+        # The event's devices agreed with a settled event: their trust grows.
+        settle_event_devices(session, event.id, agree=True, params=params, now=now)
     alert_ids: list[int] = []
     revision = (
         session.get(EventRevision, event.preferred_revision_id)
@@ -213,7 +216,13 @@ def release(
 
 
 def reject(
-    session: Session, public_id: str, *, actor: str, now: datetime, note: str = ""
+    session: Session,
+    public_id: str,
+    *,
+    actor: str,
+    now: datetime,
+    note: str = "",
+    params: DetectionParams | None = None,
 ) -> ActionResult:
     """Not an earthquake: status rejected, so every alert of the event is withdrawn."""
     event = get_event(session, public_id)
@@ -224,6 +233,10 @@ def reject(
     previous = event.status
     event.status = "rejected"
     event.updated_at = now
+    # Its devices reported something that was not an earthquake: their trust falls.
+    settle_event_devices(
+        session, event.id, agree=False, params=params or DetectionParams(), now=now
+    )
     session.flush()
     details: dict[str, object] = {"from": previous, "to": "rejected"}
     if note := _note(note):

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import shared_task
 
-from crowdquake.services import health, privacy
+from crowdquake.services import devices, health, privacy
 from crowdquake.services.ports import SystemClock
 from crowdquake.tasks import settings_of
 from crowdquake.tasks.base import unit_of_work
@@ -31,7 +31,11 @@ def heartbeat(self: Any) -> None:
 
 @shared_task(bind=True, name="crowdquake.ops.purge_expired", ignore_result=True, time_limit=600)
 def purge_expired(self: Any) -> int:
-    """Delete triggers and waveforms older than CROWDQUAKE_TRIGGER_RETENTION_DAYS (beat, hourly)."""
-    days = settings_of(self.app).trigger_retention_days
+    """Delete triggers and waveforms older than CROWDQUAKE_TRIGGER_RETENTION_DAYS and forget
+    registration network prefixes older than CROWDQUAKE_DEVICE_NETWORK_RETENTION_DAYS (beat,
+    hourly)."""
+    settings = settings_of(self.app)
+    now = SystemClock().now()
     with unit_of_work(self.app) as session:
-        return privacy.purge_expired(session, SystemClock().now(), days)
+        devices.forget_network_prefixes(session, now, settings.device_network_retention_days)
+        return privacy.purge_expired(session, now, settings.trigger_retention_days)

@@ -187,3 +187,47 @@ def test_device_block_and_delivery_resend(session: Session, now: datetime) -> No
     assert (dead.status, dead.attempts, dead.next_attempt_at) == ("pending", 0, now)
     with pytest.raises(Conflict):
         review.resend_delivery(session, dead.id, actor="root", now=now)
+
+
+def _link_trigger(session: Session, event: Event, device_id: uuid.UUID, now: datetime) -> None:
+    from crowdquake.storage.models import EventTrigger, Trigger
+
+    trigger = Trigger(
+        id=uuid.uuid4(),
+        device_id=device_id,
+        trigger_time=now - timedelta(seconds=5),
+        received_at=now,
+        clock_offset_s=0.0,
+        lat_deg=NAPA[0],
+        lon_deg=NAPA[1],
+        accuracy_m=10.0,
+        cell=h3.latlng_to_cell(*NAPA, 7),
+        region_key=REGION,
+        pga_ms2=0.5,
+        score=0.9,
+        model_version="m",
+        body_digest=uuid.uuid4().hex,
+    )
+    session.add(trigger)
+    session.flush()
+    session.add(EventTrigger(event_id=event.id, trigger_id=trigger.id, phase="P", residual_s=0.1))
+    session.flush()
+
+
+def test_settling_an_event_feeds_its_devices_trust(session: Session, now: datetime) -> None:
+    confirmed, rejected = make_event(session, now), make_event(session, now)
+    honest = register_device(session, platform="ios", app_version="1", model_version="m", now=now)
+    liar = register_device(session, platform="ios", app_version="1", model_version="m", now=now)
+    _link_trigger(session, confirmed, honest.device_id, now)
+    _link_trigger(session, rejected, liar.device_id, now)
+    review.release(session, confirmed.public_id, actor="ada", now=now)
+    review.reject(session, rejected.public_id, actor="ada", now=now)
+    # Confirming an already confirmed event does not count the agreement twice.
+    review.confirm(session, confirmed.public_id, actor="ada", now=now)
+    honest_row, liar_row = (
+        session.get(Device, honest.device_id),
+        session.get(Device, liar.device_id),
+    )
+    assert honest_row is not None and liar_row is not None
+    assert (honest_row.n_agree, honest_row.n_disagree) == (1, 0)
+    assert (liar_row.n_agree, liar_row.n_disagree) == (0, 1)
