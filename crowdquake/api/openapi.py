@@ -227,6 +227,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                         "200": {
                             "description": "Keys `device`, `last_heartbeat` (null if none), "
                             "`triggers`, `waveforms`",
+                            "headers": _headers(),
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **_responses({}, ["401", "403", "429"]),
@@ -241,7 +242,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                     "operationId": "deleteDevice",
                     "security": AUTH,
                     "responses": {
-                        "204": {"description": "Erased"},
+                        "204": {"description": "Erased", "headers": _headers()},
                         **_responses({}, ["401", "403", "429"]),
                     },
                 }

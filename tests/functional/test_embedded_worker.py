@@ -104,6 +104,11 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.timeout(1800)  # 20 cold starts of three Python processes each
+def _detection_running(factory: Any) -> bool:
+    with factory() as session:
+        return health.detection_status(session, datetime.now(UTC)).running
+
+
 def test_fresh_embedded_worker_starts_processes_and_stops_every_time(tmp_path: Path) -> None:
     stop_times: list[float] = []
     for attempt in range(STARTS):
@@ -120,8 +125,8 @@ def test_fresh_embedded_worker_starts_processes_and_stops_every_time(tmp_path: P
                 f"start {attempt}: the trigger to be processed",
                 0.25,
             )
-            with factory() as session:
-                assert health.detection_status(session, datetime.now(UTC)).running
+            # The pipeline heartbeat is stamped every 5 s by beat: wait for the first one.
+            wait_for(partial(_detection_running, factory), 30, f"start {attempt}: heartbeat", 0.25)
             started = time.monotonic()
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=30)
