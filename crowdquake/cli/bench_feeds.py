@@ -35,9 +35,8 @@ from typing import Any
 
 import click
 
-from crowdquake.cli.bench_ingest import DEFAULT_URL, WrkResult, run_wrk
+from crowdquake.cli.bench_ingest import DEFAULT_URL, WrkResult, prepare_wrk_database, run_wrk
 from crowdquake.cli.common import free_port, python_module, spawn, stop, wait_ready
-from crowdquake.storage.admin import recreate_postgres_database
 
 REGIONS = [(37.5, -121.0), (36.0, 140.0), (-30.0, -71.0), (0.0, 98.0), (39.0, 35.0)]
 CATALOG_INDEXES = {
@@ -335,16 +334,9 @@ def bench_feeds(
     """Cached GeoJSON feed throughput and FDSN query latency over a large catalogue."""
     from sqlalchemy import text
 
-    from crowdquake.storage import migrate
     from crowdquake.storage.session import make_engine
 
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
-    if not database_url.startswith("postgresql"):
-        raise click.UsageError("the feeds benchmark runs on PostgreSQL")
-    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
-    recreate_postgres_database(database_url)
-    migrate.upgrade(database_url)
+    prepare_wrk_database(database_url, "feeds")
     now = datetime.now(UTC)
     started = time.perf_counter()
     load_catalogue(database_url, synthetic_catalogue(n_events, now, seed))

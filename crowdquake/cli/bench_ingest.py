@@ -47,6 +47,19 @@ def _parse_duration_ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def prepare_wrk_database(database_url: str, bench: str) -> None:
+    """What every wrk benchmark needs first: wrk and a fresh, migrated PostgreSQL database."""
+    from crowdquake.storage import migrate
+
+    if shutil.which("wrk") is None:
+        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
+    if not database_url.startswith("postgresql"):
+        raise click.UsageError(f"the {bench} benchmark runs on PostgreSQL")
+    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
+    recreate_postgres_database(database_url)
+    migrate.upgrade(database_url)
+
+
 def run_wrk(
     url: str, script: Path, *, duration_s: int, connections: int, threads: int
 ) -> WrkResult:
@@ -144,15 +157,7 @@ def bench_ingest(
     devices: int,
 ) -> None:
     """Measure ingest against the framework ceiling of the same gunicorn + PostgreSQL server."""
-    from crowdquake.storage import migrate
-
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
-    if not database_url.startswith("postgresql"):
-        raise click.UsageError("the ingest benchmark runs on PostgreSQL")
-    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
-    recreate_postgres_database(database_url)
-    migrate.upgrade(database_url)
+    prepare_wrk_database(database_url, "ingest")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,9 +28,8 @@ import click
 import h3
 from sqlalchemy import Engine
 
-from crowdquake.cli.bench_ingest import _goal, _script, run_wrk
+from crowdquake.cli.bench_ingest import _goal, _script, prepare_wrk_database, run_wrk
 from crowdquake.cli.common import free_port, python_module, spawn, stop, wait_ready
-from crowdquake.storage.admin import recreate_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench_streams"
 SF = (37.7749, -122.4194)
@@ -180,16 +178,9 @@ def bench_streams(
     open_timeout_s: float,
 ) -> None:
     """Alert delivery to N open streams and ingest throughput with and without them."""
-    from crowdquake.storage import migrate
     from crowdquake.storage.session import make_engine
 
-    if shutil.which("wrk") is None:
-        raise click.ClickException("wrk not found: `apt-get install wrk` (make bench does this)")
-    if not database_url.startswith("postgresql"):
-        raise click.UsageError("the streams benchmark runs on PostgreSQL")
-    click.echo(f"recreating {database_url.rsplit('@', 1)[-1]} and migrating", err=True)
-    recreate_postgres_database(database_url)
-    migrate.upgrade(database_url)
+    prepare_wrk_database(database_url, "streams")
     engine = make_engine(database_url)
     port, stream_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
