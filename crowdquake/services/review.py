@@ -104,17 +104,26 @@ def _estimate_of(event: Event, revision: EventRevision) -> EventEstimate:
     )
 
 
-def _confirm(
+def _vouch(
     session: Session,
-    event: Event,
+    public_id: str,
     action: str,
+    allowed: Sequence[str],
     *,
     actor: str,
     now: datetime,
     note: str,
-    params: DetectionParams,
+    params: DetectionParams | None,
     delivery_targets: Sequence[str],
 ) -> ActionResult:
+    """Confirm the event (its status one of ``allowed``) and write its alerts; ``action`` names
+    the operator's verb in the audit log."""
+    event = get_event(session, public_id)
+    if event.status not in allowed:
+        raise Conflict(
+            f"event {public_id} is {event.status}; {action} needs one of: {', '.join(allowed)}"
+        )
+    params = params or DetectionParams()
     previous = event.status
     event.status = "confirmed"
     event.updated_at = now
@@ -134,7 +143,7 @@ def _confirm(
     queue_deliveries(session, alert_ids, delivery_targets, now)
     session.flush()
     details: dict[str, object] = {"from": previous, "to": "confirmed", "alert_ids": alert_ids}
-    if note:
+    if note := _note(note):
         details["note"] = note
     record(session, actor, action, "event", event.public_id, details, now)
     return ActionResult(event.public_id, "confirmed", tuple(alert_ids))
@@ -172,19 +181,15 @@ def confirm(
     delivery_targets: Sequence[str] = (),
 ) -> ActionResult:
     """The operator vouches for the event: confirmed, alerted for its preferred revision."""
-    event = get_event(session, public_id)
-    if event.status not in CONFIRMABLE:
-        raise Conflict(
-            f"event {public_id} is {event.status}; only {', '.join(CONFIRMABLE)} can be confirmed"
-        )
-    return _confirm(
+    return _vouch(
         session,
-        event,
+        public_id,
         "event.confirm",
+        CONFIRMABLE,
         actor=actor,
         now=now,
-        note=_note(note),
-        params=params or DetectionParams(),
+        note=note,
+        params=params,
         delivery_targets=delivery_targets,
     )
 
@@ -200,17 +205,15 @@ def release(
     delivery_targets: Sequence[str] = (),
 ) -> ActionResult:
     """A held candidate is released: confirmed, and its alerts are written now."""
-    event = get_event(session, public_id)
-    if event.status != "held":
-        raise Conflict(f"event {public_id} is {event.status}, not held")
-    return _confirm(
+    return _vouch(
         session,
-        event,
+        public_id,
         "event.release",
+        ("held",),
         actor=actor,
         now=now,
-        note=_note(note),
-        params=params or DetectionParams(),
+        note=note,
+        params=params,
         delivery_targets=delivery_targets,
     )
 

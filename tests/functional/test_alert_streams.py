@@ -12,7 +12,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from crowdquake.config import Settings
 from crowdquake.services import alerts
 from crowdquake.services.devices import register_device, set_device_status
 from crowdquake.storage import migrate
-from crowdquake.storage.models import Alert, DeviceState, Event, EventRevision
+from crowdquake.storage.models import DeviceState
 from crowdquake.storage.session import make_engine, make_session_factory
+from tests.factories import add_alert, add_quake, quake_now
 
 SF = (37.7749, -122.4194)
 CELL = h3.latlng_to_cell(*SF, 7)
@@ -91,45 +92,8 @@ def device(factory: sessionmaker[Session], cell: str | None = CELL) -> tuple[uui
 def issue_alert(factory: sessionmaker[Session], cell: str = CELL, mmi: float = 5.0) -> int:
     now = datetime.now(UTC)
     with factory() as session:
-        event = Event(
-            id=uuid.uuid4(),
-            public_id=f"cq{uuid.uuid4().hex[:10]}",
-            status="confirmed",
-            region_key="822837fffffffff",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(event)
-        session.flush()
-        session.add(
-            EventRevision(
-                event_id=event.id,
-                version=1,
-                origin_time=now - timedelta(seconds=5),
-                lat_deg=37.7,
-                lon_deg=-122.5,
-                depth_km=8.0,
-                magnitude=5.5,
-                n_triggers=20,
-                n_active=200,
-                method="test",
-                created_at=now,
-            )
-        )
-        alert = Alert(
-            event_id=event.id,
-            revision=1,
-            level="take_action",
-            cells=[
-                {
-                    "cell": cell,
-                    "predicted_mmi": mmi,
-                    "s_arrival_time": (now + timedelta(seconds=8)).isoformat(),
-                }
-            ],
-            issued_at=now,
-        )
-        session.add(alert)
+        event = add_quake(session, quake_now(now, ago_s=5.0, magnitude=5.5))
+        alert = add_alert(session, event, now, [(cell, mmi, 8.0)])
         session.commit()
         return alert.id
 

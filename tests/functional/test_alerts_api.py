@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from crowdquake.api import alerts as alerts_api
 from crowdquake.api import stream_tickets
-from crowdquake.storage.models import Alert, DeviceState, Event, EventRevision
+from crowdquake.storage.models import DeviceState, Event, EventRevision
+from tests.factories import add_alert
 
 PROBLEM = "application/problem+json"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -110,23 +111,15 @@ class Quake:
         issued_ago_s: float = 0.0,
     ) -> int:
         """``cells``: (H3 cell, predicted MMI, S arrival in seconds after ``now``)."""
-        row = Alert(
-            event_id=self.event.id,
-            revision=version,
+        return add_alert(
+            self.session,
+            self.event,
+            self.now,
+            cells,
             level=level,
-            cells=[
-                {
-                    "cell": cell,
-                    "predicted_mmi": mmi,
-                    "s_arrival_time": (self.now + timedelta(seconds=s)).isoformat(),
-                }
-                for cell, mmi, s in cells
-            ],
-            issued_at=self.now - timedelta(seconds=issued_ago_s),
-        )
-        self.session.add(row)
-        self.session.flush()
-        return row.id
+            revision=version,
+            issued_ago_s=issued_ago_s,
+        ).id
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:

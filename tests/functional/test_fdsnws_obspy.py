@@ -28,7 +28,7 @@ from obspy.io.quakeml.core import _validate as validate_quakeml
 from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.storage import migrate
 from crowdquake.storage.session import make_engine, make_session_factory
-from tests.catalog_seed import Quake, add_quake
+from tests.factories import Quake, add_quake
 from tests.functional.live import fresh_pg_database, start
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from crowdquake.api.feeds import CACHE_KEY
 from crowdquake.services.feeds import FeedCache
 from crowdquake.storage.models import Event
-from tests.catalog_seed import Quake, add_quake
+from tests.factories import Quake, add_quake
 
 
 class Ticker:

@@ -18,12 +18,12 @@ from crowdquake.services import privacy
 from crowdquake.storage.models import (
     Device,
     DeviceState,
-    Event,
     EventRevision,
     EventTrigger,
     Trigger,
     Waveform,
 )
+from tests.factories import add_quake, quake_now
 from tests.functional.test_ingest_api import heartbeat_body, trigger_body
 
 
@@ -63,30 +63,8 @@ def _device_with_data(
 
 
 def _event_linking(session: Session, trigger_id: str, now: datetime) -> uuid.UUID:
-    event = Event(
-        id=uuid.uuid4(),
-        public_id=f"cq{uuid.uuid4().hex[:10]}",
-        status="confirmed",
-        region_key="822837fffffffff",
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(event)
-    session.flush()
-    session.add(
-        EventRevision(
-            event_id=event.id,
-            version=1,
-            origin_time=now - timedelta(seconds=10),
-            lat_deg=37.8,
-            lon_deg=-122.3,
-            depth_km=8.0,
-            magnitude=4.5,
-            n_triggers=2,
-            n_active=50,
-            method="test",
-            created_at=now,
-        )
+    event = add_quake(
+        session, quake_now(now, ago_s=10.0, lat_deg=37.8, lon_deg=-122.3, magnitude=4.5)
     )
     session.add(
         EventTrigger(event_id=event.id, trigger_id=uuid.UUID(trigger_id), phase="P", residual_s=0.1)

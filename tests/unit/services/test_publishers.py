@@ -7,7 +7,6 @@ import doctest
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,8 +30,9 @@ from crowdquake.services.publishers import (
     verify,
 )
 from crowdquake.storage import migrate
-from crowdquake.storage.models import Alert, AlertDelivery, Event, EventRevision
+from crowdquake.storage.models import Alert, AlertDelivery, Event
 from crowdquake.storage.session import make_engine, make_session_factory
+from tests.factories import add_alert, add_quake, quake_now
 
 SECRET = "hook-secret-for-tests"
 TARGET = "webhook:test"
@@ -88,47 +88,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def make_alert(session: Session, now: datetime, status: str = "confirmed") -> int:
-    event = Event(
-        id=uuid.uuid4(),
-        public_id=f"cq{uuid.uuid4().hex[:10]}",
-        status=status,
-        region_key="822837fffffffff",
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(event)
-    session.flush()
-    session.add(
-        EventRevision(
-            event_id=event.id,
-            version=1,
-            origin_time=now - timedelta(seconds=8),
-            lat_deg=37.7,
-            lon_deg=-122.5,
-            depth_km=8.0,
-            magnitude=5.4,
-            n_triggers=20,
-            n_active=300,
-            method="test",
-            created_at=now,
-        )
-    )
-    alert = Alert(
-        event_id=event.id,
-        revision=1,
-        level="take_action",
-        cells=[
-            {
-                "cell": "872830828ffffff",
-                "predicted_mmi": 5.6,
-                "s_arrival_time": (now + timedelta(seconds=5)).isoformat(),
-            }
-        ],
-        issued_at=now,
-    )
-    session.add(alert)
-    session.flush()
-    return alert.id
+    event = add_quake(session, quake_now(now, magnitude=5.4, status=status))
+    return add_alert(session, event, now, [("872830828ffffff", 5.6, 5.0)]).id
 
 
 def test_doctests() -> None:

@@ -18,7 +18,8 @@ from crowdquake.services.alerts import get_issued_alert
 from crowdquake.services.devices import register_device
 from crowdquake.services.errors import Conflict, InvalidInput, NotFound
 from crowdquake.services.events import persist_estimate, region_alerts_enabled
-from crowdquake.storage.models import Alert, AlertDelivery, AuditLog, Device, Event, EventRevision
+from crowdquake.storage.models import Alert, AlertDelivery, AuditLog, Device, Event
+from tests.factories import add_quake, quake_now
 
 NAPA = (38.22, -122.31)
 REGION = h3.latlng_to_cell(*NAPA, 2)
@@ -27,37 +28,17 @@ REGION = h3.latlng_to_cell(*NAPA, 2)
 def make_event(
     session: Session, now: datetime, status: str = "held", magnitude: float | None = 5.5
 ) -> Event:
-    event = Event(
-        id=uuid.uuid4(),
+    quake = quake_now(
+        now,
         public_id=f"cq2026{uuid.uuid4().hex[:8]}",
-        status=status,
-        region_key=REGION,
-        detector_key=f"k-{uuid.uuid4().hex[:6]}",
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(event)
-    session.flush()
-    revision = EventRevision(
-        event_id=event.id,
-        version=1,
-        origin_time=now - timedelta(seconds=8),
         lat_deg=NAPA[0],
         lon_deg=NAPA[1],
         depth_km=10.0,
         magnitude=magnitude,
-        magnitude_uncertainty=0.3,
-        horizontal_uncertainty_km=4.0,
-        n_triggers=40,
-        n_active=300,
-        method="test",
-        created_at=now,
+        status=status,
+        detector_key=f"k-{uuid.uuid4().hex[:6]}",
     )
-    session.add(revision)
-    session.flush()
-    event.preferred_revision_id = revision.id
-    session.flush()
-    return event
+    return add_quake(session, quake)
 
 
 def audit_actions(session: Session, target: str) -> list[str]:

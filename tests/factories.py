@@ -1,17 +1,19 @@
-"""Events with revisions and associated triggers written straight into the tables, for the
-publication tests (FDSN event service, feeds, CAP)."""
+"""Test data written straight into the tables: events with revisions and associated triggers, and
+their alerts (publication, alert, privacy and review tests share these)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import h3
 from sqlalchemy.orm import Session
 
-from crowdquake.storage.models import Device, Event, EventRevision, EventTrigger, Trigger
+from crowdquake.storage.models import Alert, Device, Event, EventRevision, EventTrigger, Trigger
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,22 @@ class Quake:
     status: str = "confirmed"
     revisions: int = 1
     triggers: int = 0
+    detector_key: str | None = None
+
+
+def quake_now(now: datetime, *, ago_s: float = 8.0, **fields: Any) -> Quake:
+    """A quake that happened ``ago_s`` seconds before ``now``, with a fresh public id; the
+    defaults sit in the San Francisco Bay Area (37.7 N, 122.5 W, 8 km, M 5.5)."""
+    values: dict[str, Any] = {
+        "public_id": f"cq{uuid.uuid4().hex[:10]}",
+        "origin_time": now - timedelta(seconds=ago_s),
+        "lat_deg": 37.7,
+        "lon_deg": -122.5,
+        "depth_km": 8.0,
+        "magnitude": 5.5,
+    }
+    values.update(fields)
+    return Quake(**values)
 
 
 def add_quake(session: Session, q: Quake, *, device: Device | None = None) -> Event:
@@ -35,7 +53,7 @@ def add_quake(session: Session, q: Quake, *, device: Device | None = None) -> Ev
         public_id=q.public_id,
         status=q.status,
         region_key=h3.latlng_to_cell(q.lat_deg, q.lon_deg, 2),
-        detector_key=None,
+        detector_key=q.detector_key,
         created_at=q.origin_time + timedelta(seconds=5),
         updated_at=q.origin_time + timedelta(seconds=5 + q.revisions),
     )
@@ -108,3 +126,34 @@ def add_quake(session: Session, q: Quake, *, device: Device | None = None) -> Ev
             )
         session.flush()
     return event
+
+
+def add_alert(
+    session: Session,
+    event: Event,
+    now: datetime,
+    cells: Sequence[tuple[str, float, float]],
+    *,
+    level: str = "take_action",
+    revision: int = 1,
+    issued_ago_s: float = 0.0,
+) -> Alert:
+    """An alert of ``event``'s ``revision``; ``cells`` are (H3 cell, predicted MMI, S arrival in
+    seconds after ``now``)."""
+    alert = Alert(
+        event_id=event.id,
+        revision=revision,
+        level=level,
+        cells=[
+            {
+                "cell": cell,
+                "predicted_mmi": mmi,
+                "s_arrival_time": (now + timedelta(seconds=s_after_s)).isoformat(),
+            }
+            for cell, mmi, s_after_s in cells
+        ],
+        issued_at=now - timedelta(seconds=issued_ago_s),
+    )
+    session.add(alert)
+    session.flush()
+    return alert
