@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -84,43 +83,61 @@ def station_code(cell: str) -> str:
     return base64.b32encode(hashlib.sha1(cell.encode("ascii")).digest()[:5]).decode("ascii")
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{BED_NS}}}{tag}")
-    if text is not None:
-        element.text = text
-    return element
+def xml_text(value: str) -> str:
+    """``value`` escaped for XML character data and double-quoted attribute values.
+
+    >>> xml_text('a<b & "c">')
+    'a&lt;b &amp; &quot;c&quot;&gt;'
+    """
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    return value
 
 
-def _quantity(parent: ET.Element, tag: str, value: str, uncertainty: float | None) -> None:
-    element = _sub(parent, tag)
-    _sub(element, "value", value)
-    if uncertainty is not None:
-        _sub(element, "uncertainty", _num(uncertainty))
+# The writer appends strings to one list (a template per element) instead of building an
+# element tree: an order of magnitude less work per event, the same document (the tests compare
+# it with an element-tree writer). Numbers and timestamps need no escaping; every other text
+# goes through xml_text.
 
 
-def _creation(parent: ET.Element, agency: str, at: datetime, version: str | None = None) -> None:
-    info = _sub(parent, "creationInfo")
-    _sub(info, "agencyID", agency)
-    _sub(info, "creationTime", iso_time(at))
-    if version is not None:
-        _sub(info, "version", version)
+def _quantity(out: list[str], tag: str, value: str, uncertainty: float | None) -> None:
+    if uncertainty is None:
+        out.append(f"<{tag}><value>{value}</value></{tag}>")
+    else:
+        out.append(
+            f"<{tag}><value>{value}</value><uncertainty>{_num(uncertainty)}</uncertainty></{tag}>"
+        )
 
 
-def _pick(parent: ET.Element, ids: _Ids, agency: str, arrival: Arrival) -> None:
-    pick = _sub(parent, "pick")
-    pick.set("publicID", ids.pick(arrival))
-    _quantity(pick, "time", iso_time(arrival.time), None)
-    waveform = _sub(pick, "waveformID")
-    waveform.set("networkCode", NETWORK_CODE)
-    waveform.set("stationCode", station_code(arrival.station))
-    waveform.text = ids.cell(arrival.station)
-    _sub(pick, "phaseHint", arrival.phase)
-    _sub(pick, "evaluationMode", "automatic")
-    _creation(pick, agency, arrival.time)
+def _creation(out: list[str], agency: str, at: datetime, version: str | None = None) -> None:
+    v = "" if version is None else f"<version>{version}</version>"
+    out.append(
+        f"<creationInfo><agencyID>{agency}</agencyID>"
+        f"<creationTime>{iso_time(at)}</creationTime>{v}</creationInfo>"
+    )
+
+
+def _pick(out: list[str], ids: _Ids, agency: str, arrival: Arrival) -> None:
+    out.append(f'<pick publicID="{xml_text(ids.pick(arrival))}">')
+    _quantity(out, "time", iso_time(arrival.time), None)
+    out.append(
+        f'<waveformID networkCode="{NETWORK_CODE}" stationCode="{station_code(arrival.station)}">'
+        f"{xml_text(ids.cell(arrival.station))}</waveformID>"
+        f"<phaseHint>{xml_text(arrival.phase)}</phaseHint>"
+        "<evaluationMode>automatic</evaluationMode>"
+    )
+    _creation(out, agency, arrival.time)
+    out.append("</pick>")
 
 
 def _origin(
-    parent: ET.Element,
+    out: list[str],
     ids: _Ids,
     agency: str,
     event: PublishedEvent,
@@ -128,67 +145,80 @@ def _origin(
     arrivals: Sequence[Arrival],
     status: str,
 ) -> None:
-    element = _sub(parent, "origin")
-    element.set("publicID", ids.origin(event.public_id, origin.version))
-    _quantity(element, "time", iso_time(origin.origin_time), origin.origin_time_uncertainty_s)
+    out.append(f'<origin publicID="{xml_text(ids.origin(event.public_id, origin.version))}">')
+    _quantity(out, "time", iso_time(origin.origin_time), origin.origin_time_uncertainty_s)
     h_km = origin.horizontal_uncertainty_km
     lat_unc = None if h_km is None else h_km / KM_PER_DEG
     cos_lat = max(math.cos(math.radians(origin.lat_deg)), 1e-6)
     lon_unc = None if h_km is None else h_km / (KM_PER_DEG * cos_lat)
-    _quantity(element, "latitude", _num(origin.lat_deg), lat_unc)
-    _quantity(element, "longitude", _num(origin.lon_deg), lon_unc)
+    _quantity(out, "latitude", _num(origin.lat_deg), lat_unc)
+    _quantity(out, "longitude", _num(origin.lon_deg), lon_unc)
     depth_unc = origin.depth_uncertainty_km
     _quantity(
-        element,
+        out,
         "depth",
         _num(origin.depth_km * M_PER_KM),
         None if depth_unc is None else depth_unc * M_PER_KM,
     )
-    _sub(element, "methodID", ids.method(origin.method))
-    quality = _sub(element, "quality")
-    _sub(quality, "associatedPhaseCount", str(origin.n_triggers))
-    _sub(quality, "usedPhaseCount", str(origin.n_triggers))
-    _sub(quality, "associatedStationCount", str(origin.n_triggers))
-    _sub(quality, "usedStationCount", str(origin.n_triggers))
+    n = origin.n_triggers
+    out.append(
+        f"<methodID>{xml_text(ids.method(origin.method))}</methodID>"
+        f"<quality><associatedPhaseCount>{n}</associatedPhaseCount>"
+        f"<usedPhaseCount>{n}</usedPhaseCount>"
+        f"<associatedStationCount>{n}</associatedStationCount>"
+        f"<usedStationCount>{n}</usedStationCount>"
+    )
     if arrivals:
-        _sub(quality, "minimumDistance", _num(min(a.distance_deg for a in arrivals)))
-        _sub(quality, "maximumDistance", _num(max(a.distance_deg for a in arrivals)))
-    _sub(element, "type", "hypocenter")
-    _sub(element, "evaluationMode", event.evaluation_mode)
-    _sub(element, "evaluationStatus", status)
+        out.append(
+            f"<minimumDistance>{_num(min(a.distance_deg for a in arrivals))}</minimumDistance>"
+            f"<maximumDistance>{_num(max(a.distance_deg for a in arrivals))}</maximumDistance>"
+        )
+    out.append(
+        "</quality><type>hypocenter</type>"
+        f"<evaluationMode>{event.evaluation_mode}</evaluationMode>"
+        f"<evaluationStatus>{status}</evaluationStatus>"
+    )
     if h_km is not None:
-        uncertainty = _sub(element, "originUncertainty")
-        _sub(uncertainty, "horizontalUncertainty", _num(h_km * M_PER_KM))
-        _sub(uncertainty, "preferredDescription", "horizontal uncertainty")
-    _creation(element, agency, origin.created_at, str(origin.version))
+        out.append(
+            "<originUncertainty>"
+            f"<horizontalUncertainty>{_num(h_km * M_PER_KM)}</horizontalUncertainty>"
+            "<preferredDescription>horizontal uncertainty</preferredDescription>"
+            "</originUncertainty>"
+        )
+    _creation(out, agency, origin.created_at, str(origin.version))
     for arrival in arrivals:
-        a = _sub(element, "arrival")
-        a.set("publicID", ids.arrival(event.public_id, origin.version, arrival))
-        _sub(a, "pickID", ids.pick(arrival))
-        _sub(a, "phase", arrival.phase)
-        _sub(a, "azimuth", _num(arrival.azimuth_deg))
-        _sub(a, "distance", _num(arrival.distance_deg))
-        _sub(a, "timeResidual", _num(arrival.residual_s))
+        arrival_id = xml_text(ids.arrival(event.public_id, origin.version, arrival))
+        out.append(
+            f'<arrival publicID="{arrival_id}">'
+            f"<pickID>{xml_text(ids.pick(arrival))}</pickID>"
+            f"<phase>{xml_text(arrival.phase)}</phase>"
+            f"<azimuth>{_num(arrival.azimuth_deg)}</azimuth>"
+            f"<distance>{_num(arrival.distance_deg)}</distance>"
+            f"<timeResidual>{_num(arrival.residual_s)}</timeResidual></arrival>"
+        )
+    out.append("</origin>")
 
 
 def _magnitude(
-    parent: ET.Element, ids: _Ids, agency: str, event: PublishedEvent, origin: Origin, status: str
+    out: list[str], ids: _Ids, agency: str, event: PublishedEvent, origin: Origin, status: str
 ) -> None:
     assert origin.magnitude is not None
-    element = _sub(parent, "magnitude")
-    element.set("publicID", ids.magnitude(event.public_id, origin.version))
-    _quantity(element, "mag", _num(origin.magnitude), origin.magnitude_uncertainty)
-    _sub(element, "type", MAGNITUDE_TYPE)
-    _sub(element, "originID", ids.origin(event.public_id, origin.version))
-    _sub(element, "methodID", ids.method(origin.method))
-    _sub(element, "stationCount", str(origin.n_triggers))
-    _sub(element, "evaluationMode", event.evaluation_mode)
-    _sub(element, "evaluationStatus", status)
-    _creation(element, agency, origin.created_at, str(origin.version))
+    out.append(f'<magnitude publicID="{xml_text(ids.magnitude(event.public_id, origin.version))}">')
+    _quantity(out, "mag", _num(origin.magnitude), origin.magnitude_uncertainty)
+    out.append(
+        f"<type>{MAGNITUDE_TYPE}</type>"
+        f"<originID>{xml_text(ids.origin(event.public_id, origin.version))}</originID>"
+        f"<methodID>{xml_text(ids.method(origin.method))}</methodID>"
+        f"<stationCount>{origin.n_triggers}</stationCount>"
+        f"<evaluationMode>{event.evaluation_mode}</evaluationMode>"
+        f"<evaluationStatus>{status}</evaluationStatus>"
+    )
+    _creation(out, agency, origin.created_at, str(origin.version))
+    out.append("</magnitude>")
 
 
 def _event(
-    parent: ET.Element,
+    out: list[str],
     ids: _Ids,
     agency: str,
     event: PublishedEvent,
@@ -196,36 +226,42 @@ def _event(
     all_origins: bool,
     all_magnitudes: bool,
 ) -> None:
-    element = _sub(parent, "event")
-    element.set("publicID", ids.event(event.public_id))
     preferred = event.preferred
-    _sub(element, "preferredOriginID", ids.origin(event.public_id, preferred.version))
+    status = event.evaluation_status
+    out.append(
+        f'<event publicID="{xml_text(ids.event(event.public_id))}">'
+        "<preferredOriginID>"
+        f"{xml_text(ids.origin(event.public_id, preferred.version))}</preferredOriginID>"
+    )
     if preferred.magnitude is not None:
-        _sub(element, "preferredMagnitudeID", ids.magnitude(event.public_id, preferred.version))
-    _sub(element, "type", "not existing" if event.evaluation_status == "rejected" else "earthquake")
-    _sub(element, "typeCertainty", "known" if event.status == "confirmed" else "suspected")
-    description = _sub(element, "description")
-    _sub(description, "text", place_name(preferred.lat_deg, preferred.lon_deg))
-    _sub(description, "type", "region name")
-    _creation(element, agency, event.created_at)
+        magnitude_id = xml_text(ids.magnitude(event.public_id, preferred.version))
+        out.append(f"<preferredMagnitudeID>{magnitude_id}</preferredMagnitudeID>")
+    event_type = "not existing" if status == "rejected" else "earthquake"
+    certainty = "known" if event.status == "confirmed" else "suspected"
+    out.append(
+        f"<type>{event_type}</type><typeCertainty>{certainty}</typeCertainty>"
+        f"<description><text>{place_name(preferred.lat_deg, preferred.lon_deg)}</text>"
+        "<type>region name</type></description>"
+    )
+    _creation(out, agency, event.created_at)
     for arrival in event.arrivals:
-        _pick(element, ids, agency, arrival)
+        _pick(out, ids, agency, arrival)
     revisions = event.origins or (preferred,)
     origins = revisions if all_origins else (preferred,)
-    status = event.evaluation_status
     for origin in origins:
         # Superseded revisions stay preliminary; the event's status is its current estimate's.
         origin_status = status if origin.version == preferred.version else "preliminary"
         if origin_status == "preliminary" and status == "rejected":
             origin_status = "rejected"
         arrivals = event.arrivals if origin.version == preferred.version else ()
-        _origin(element, ids, agency, event, origin, arrivals, origin_status)
+        _origin(out, ids, agency, event, origin, arrivals, origin_status)
     magnitudes = revisions if all_magnitudes else origins
     for origin in magnitudes:
         if origin.magnitude is None:
             continue
         origin_status = status if origin.version == preferred.version else "preliminary"
-        _magnitude(element, ids, agency, event, origin, origin_status)
+        _magnitude(out, ids, agency, event, origin, origin_status)
+    out.append("</event>")
 
 
 def place_name(lat_deg: float, lon_deg: float) -> str:
@@ -254,15 +290,14 @@ def render_quakeml(
     else only the preferred one; with ``all_magnitudes`` every revision's magnitude is written
     (the events must then carry their revisions in ``origins``).
     """
-    root = ET.Element(f"{{{Q_NS}}}quakeml")
-    parameters = ET.SubElement(root, f"{{{BED_NS}}}eventParameters")
-    parameters.set("publicID", f"smi:{authority}/catalog/{catalog_id}")
     ids = _Ids(authority)
+    agency_text = xml_text(agency)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<q:quakeml xmlns:q="{Q_NS}" xmlns="{BED_NS}">'
+        f'<eventParameters publicID="{xml_text(f"smi:{authority}/catalog/{catalog_id}")}">'
+    ]
     for event in events:
-        _event(
-            parameters, ids, agency, event, all_origins=all_origins, all_magnitudes=all_magnitudes
-        )
-    ET.register_namespace("q", Q_NS)
-    ET.register_namespace("", BED_NS)
-    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return xml
+        _event(out, ids, agency_text, event, all_origins=all_origins, all_magnitudes=all_magnitudes)
+    out.append("</eventParameters></q:quakeml>")
+    return "".join(out).encode("utf-8")
