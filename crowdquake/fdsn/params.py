@@ -248,6 +248,7 @@ def parse_query(
         offset=offset - 1,
         revisions=all_origins or all_magnitudes,
         arrivals=arrivals,
+        max_events=max_events,
     )
     return FdsnQuery(
         catalog=catalog,

@@ -14,7 +14,12 @@ from werkzeug.exceptions import HTTPException
 
 from crowdquake.fdsn.params import BadRequest, FdsnQuery, parse_query
 from crowdquake.fdsn.wadl import WADL_MIME, render_wadl
-from crowdquake.services.catalog import MAGNITUDE_TYPE, PublishedEvent, published_events
+from crowdquake.services.catalog import (
+    MAGNITUDE_TYPE,
+    PublishedEvent,
+    TooManyEvents,
+    published_events,
+)
 from crowdquake.services.formats.fdsntext import TEXT_MIME, render_text
 from crowdquake.services.formats.geojson import GEOJSON_MIME, render_geojson
 from crowdquake.services.formats.quakeml import QUAKEML_MIME, render_quakeml
@@ -139,8 +144,9 @@ def query() -> Response:
         magnitude_type=MAGNITUDE_TYPE,
         max_events=settings.fdsn_max_events,
     )
-    events = [] if parsed.empty else published_events(get_session(), parsed.catalog)
-    if len(events) > settings.fdsn_max_events:
+    try:
+        events = [] if parsed.empty else published_events(get_session(), parsed.catalog)
+    except TooManyEvents:
         return error_text(
             413,
             f"more than {settings.fdsn_max_events} events match; narrow the selection or "

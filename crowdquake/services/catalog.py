@@ -12,8 +12,8 @@ confirmed           confirmed
 rejected, cancelled rejected             listed only when asked by id or update time
 ==================  ===================  ==========================================
 
-evaluationMode is ``manual`` once an operator acted on the event (an ``audit_log`` row targets
-its public id), ``automatic`` otherwise.
+evaluationMode is ``manual`` once an operator acted on the event (an ``audit_log`` row of target
+type ``event`` targets its public id), ``automatic`` otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import h3
 from sqlalchemy.orm import Session
@@ -29,7 +30,6 @@ from sqlalchemy.orm import Session
 from crowdquake.domain.geodesy import haversine_scalar_km
 from crowdquake.storage import catalog
 from crowdquake.storage.catalog import EventFilter, OrderBy
-from crowdquake.storage.models import EventRevision
 
 EVALUATION_STATUS = {
     "candidate": "preliminary",
@@ -65,7 +65,8 @@ class Origin:
     created_at: datetime
 
     @classmethod
-    def of(cls, rev: EventRevision) -> Origin:
+    def of(cls, rev: Any) -> Origin:
+        """From a row (or object) with the attributes of ``storage.catalog.REVISION_COLUMNS``."""
         return cls(
             version=rev.version,
             origin_time=rev.origin_time,
@@ -126,6 +127,13 @@ class CatalogQuery:
     offset: int = 0
     revisions: bool = False  # load every revision (all origins or all magnitudes)
     arrivals: bool = False
+    # More matching events than this (after offset, within limit) raise TooManyEvents before
+    # anything else is read or built.
+    max_events: int | None = None
+
+
+class TooManyEvents(Exception):
+    """The selection holds more than ``CatalogQuery.max_events`` events."""
 
 
 def azimuth_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -164,27 +172,28 @@ def _arrivals(origin: Origin, rows: Sequence[catalog.Association]) -> tuple[Arri
 
 def published_events(session: Session, query: CatalogQuery) -> list[PublishedEvent]:
     """The events of ``query`` with what the chosen detail level needs (a few queries in all,
-    not one per event)."""
+    not one per event; filters, order, offset and limit are applied in SQL)."""
     rows = catalog.find_events(
         session, query.filter, order=query.order, limit=query.limit, offset=query.offset
     )
-    ids = [r.event.id for r in rows]
-    reviewed = catalog.reviewed_events(session, [r.event.public_id for r in rows])
+    if query.max_events is not None and len(rows) > query.max_events:
+        raise TooManyEvents(query.max_events)
+    ids = [r.event_id for r in rows]
     revisions = catalog.revisions_of(session, ids) if query.revisions else {}
     associations = catalog.associations_of(session, ids) if query.arrivals else {}
     out = []
     for r in rows:
-        preferred = Origin.of(r.preferred)
+        preferred = Origin.of(r)
         out.append(
             PublishedEvent(
-                public_id=r.event.public_id,
-                status=r.event.status,
-                reviewed=r.event.public_id in reviewed,
-                created_at=r.event.created_at,
-                updated_at=r.event.updated_at,
+                public_id=r.public_id,
+                status=r.status,
+                reviewed=r.reviewed,
+                created_at=r.event_created_at,
+                updated_at=r.event_updated_at,
                 preferred=preferred,
-                origins=tuple(Origin.of(v) for v in revisions.get(r.event.id, ())),
-                arrivals=_arrivals(preferred, associations.get(r.event.id, ())),
+                origins=tuple(Origin.of(v) for v in revisions.get(r.event_id, ())),
+                arrivals=_arrivals(preferred, associations.get(r.event_id, ())),
             )
         )
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from crowdquake.storage.models import Alert, AuditLog, Event, EventRevision, EventTrigger, Trigger
@@ -56,10 +56,37 @@ class EventFilter:
     statuses: tuple[str, ...] = LISTED_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogRow:
-    event: Event
-    preferred: EventRevision
+# The columns of a revision the catalogue publishes (``detection_log10_p`` and ``data_until``
+# are internal), read as Core rows: no ORM identity map or object construction per event.
+REVISION_COLUMNS = (
+    EventRevision.version,
+    EventRevision.origin_time,
+    EventRevision.lat_deg,
+    EventRevision.lon_deg,
+    EventRevision.depth_km,
+    EventRevision.magnitude,
+    EventRevision.magnitude_uncertainty,
+    EventRevision.horizontal_uncertainty_km,
+    EventRevision.depth_uncertainty_km,
+    EventRevision.origin_time_uncertainty_s,
+    EventRevision.n_triggers,
+    EventRevision.n_active,
+    EventRevision.method,
+    EventRevision.created_at,
+)
+# An event row of :func:`find_events`: these plus the preferred revision's REVISION_COLUMNS.
+EVENT_COLUMNS = (
+    Event.id.label("event_id"),
+    Event.public_id,
+    Event.status,
+    Event.created_at.label("event_created_at"),
+    Event.updated_at.label("event_updated_at"),
+    # Whether an operator acted on the event: an audit row targets it (index probe per row).
+    select(AuditLog.id)
+    .where(AuditLog.target_type == "event", AuditLog.target_id == Event.public_id)
+    .exists()
+    .label("reviewed"),
+)
 
 
 def great_circle_deg(
@@ -161,15 +188,15 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     return out
 
 
-def _selection(f: EventFilter) -> Select[Event, EventRevision]:
+def _selection(f: EventFilter) -> Select[*tuple[Any, ...]]:
     return (
-        select(Event, EventRevision)
+        select(*EVENT_COLUMNS, *REVISION_COLUMNS)
         .join(EventRevision, EventRevision.id == Event.preferred_revision_id)
         .where(and_(*_conditions(f)))
     )
 
 
-def _ordered(stmt: Select[Event, EventRevision], order: OrderBy) -> Select[Event, EventRevision]:
+def _ordered(stmt: Select[*tuple[Any, ...]], order: OrderBy) -> Select[*tuple[Any, ...]]:
     rev = EventRevision
     if order == "time-asc":
         return stmt.order_by(rev.origin_time.asc(), Event.public_id)
@@ -191,17 +218,21 @@ def find_events(
     order: OrderBy = "time",
     limit: int | None = None,
     offset: int = 0,
-) -> list[CatalogRow]:
-    """Events matching ``f`` with their preferred revision, ordered, then ``offset``/``limit``."""
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Events matching ``f`` with their preferred revision, ordered, then ``offset``/``limit``
+    (all three in SQL, so only the page is read): rows of ``EVENT_COLUMNS`` and the preferred
+    revision's ``REVISION_COLUMNS``."""
     stmt = _ordered(_selection(f), order).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [CatalogRow(event, rev) for event, rev in session.execute(stmt)]
+    return session.execute(stmt).all()
 
 
-def explain_plan(session: Session, f: EventFilter, *, order: OrderBy, limit: int) -> str:
+def explain_plan(
+    session: Session, f: EventFilter, *, order: OrderBy, limit: int, offset: int = 0
+) -> str:
     """PostgreSQL's ``EXPLAIN ANALYZE`` of the statement :func:`find_events` runs."""
-    stmt = _ordered(_selection(f), order).limit(limit)
+    stmt = _ordered(_selection(f), order).offset(offset).limit(limit)
     compiled = stmt.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
@@ -224,13 +255,13 @@ def last_modified(session: Session, f: EventFilter) -> datetime | None:
 
 def revisions_of(
     session: Session, event_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[EventRevision]]:
-    """Every revision of the given events, oldest first."""
-    out: dict[uuid.UUID, list[EventRevision]] = {i: [] for i in event_ids}
+) -> dict[uuid.UUID, list[Row[*tuple[Any, ...]]]]:
+    """Every revision of the given events (rows of ``REVISION_COLUMNS``), oldest first."""
+    out: dict[uuid.UUID, list[Row[*tuple[Any, ...]]]] = {i: [] for i in event_ids}
     if not event_ids:
         return out
-    rows = session.scalars(
-        select(EventRevision)
+    rows = session.execute(
+        select(EventRevision.event_id, *REVISION_COLUMNS)
         .where(EventRevision.event_id.in_(event_ids))
         .order_by(EventRevision.event_id, EventRevision.version)
     )
@@ -277,21 +308,12 @@ def associations_of(
     return out
 
 
-def reviewed_events(session: Session, public_ids: Sequence[str]) -> set[str]:
-    """Public ids of the events an operator acted on (an ``audit_log`` row targets them)."""
-    if not public_ids:
-        return set()
-    rows = session.scalars(
-        select(AuditLog.target_id).where(AuditLog.target_id.in_(public_ids)).distinct()
-    )
-    return set(rows)
-
-
 __all__ = [
+    "EVENT_COLUMNS",
     "LISTED_STATUSES",
+    "REVISION_COLUMNS",
     "WITHDRAWN_STATUSES",
     "Association",
-    "CatalogRow",
     "EventFilter",
     "OrderBy",
     "associations_of",
@@ -299,7 +321,6 @@ __all__ = [
     "find_events",
     "great_circle_deg",
     "last_modified",
-    "reviewed_events",
     "revisions_of",
 ]
 
