@@ -85,6 +85,11 @@ class EventRevision(Base):
         UniqueConstraint("event_id", "version", name="uq_event_revisions_version"),
         # Time windows of the published catalogue, newest first.
         Index("ix_event_revisions_origin_time", "origin_time"),
+        # Boxes and the bounding box of a radius search (latitude range, longitude checked
+        # in the index), combined with the time index by a bitmap AND.
+        Index("ix_event_revisions_lat_lon", "lat_deg", "lon_deg"),
+        # Magnitude thresholds (rare large events over long windows) and magnitude order.
+        Index("ix_event_revisions_magnitude", "magnitude"),
     )
 
 
