@@ -6,23 +6,30 @@ Printed, all from one run on this machine:
 * requests/s of the cached GeoJSON day feed under wrk, against the trivial endpoint of the same
   server (ceiling) and the same events as GeoJSON rendered on every request (the FDSN query
   ``starttime=<24 h ago>&format=geojson``: same SQL and writer, no cache);
-* p50/p95 latency of representative FDSN event queries (sequential keep-alive client), against
-  the service's ``/version`` (floor) and the same queries with the catalogue indexes dropped;
-* EXPLAIN ANALYZE of the queries' SQL, and whether an index is used.
+* p50/p95 latency per kind of FDSN event query (ten kinds: time windows, boxes, a radius,
+  magnitude and depth ranges, magnitude order, paging, update time, one event by id; QuakeML,
+  text and GeoJSON; fresh parameters per request; sequential keep-alive client) and over all of
+  them, against the service's ``/version`` (floor) and the same queries with the catalogue
+  indexes dropped;
+* an in-process profile of one example per kind (catalogue SQL, the rest of the reading,
+  the document writer);
+* EXPLAIN ANALYZE of the examples' SQL and the indexes each plan uses.
 
 The catalogue (``--events``, default 100,000) is synthetic, with physically grounded
-distributions: origin times a Poisson process over the past 365 days; magnitudes
-Gutenberg-Richter with b = 1 above Mc = 1.5 (M = Mc - log10(U)/b, U uniform, capped at 8.5;
-Gutenberg & Richter 1944); 70 % of epicentres scattered (sigma 2 degrees) around five active
-regions (California, Japan, Chile, Sumatra, Anatolia), 30 % uniform on the sphere; depths
-80 % crustal (exponential, mean 10 km, at most 40 km), 20 % slab (uniform 40-600 km); statuses
-90 % confirmed, 5 % candidate, 3 % held, 2 % rejected; a third of the events have 2-3 revisions.
+distributions: origin times a Poisson process over the past 365 days, stored oldest first as
+a real catalogue grows; magnitudes Gutenberg-Richter with b = 1 above Mc = 1.5
+(M = Mc - log10(U)/b, U uniform, capped at 8.5; Gutenberg & Richter 1944); 70 % of epicentres
+scattered (sigma 2 degrees) around five active regions (California, Japan, Chile, Sumatra,
+Anatolia), 30 % uniform on the sphere; depths 80 % crustal (exponential, mean 10 km, at most
+40 km), 20 % slab (uniform 40-600 km); statuses 90 % confirmed, 5 % candidate, 3 % held, 2 %
+rejected; a third of the events have 2-3 revisions.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 import shutil
 import statistics
 import tempfile
@@ -41,6 +48,8 @@ from crowdquake.cli.common import free_port, python_module, spawn, stop, wait_re
 REGIONS = [(37.5, -121.0), (36.0, 140.0), (-30.0, -71.0), (0.0, 98.0), (39.0, 35.0)]
 CATALOG_INDEXES = {
     "ix_event_revisions_origin_time": "event_revisions (origin_time)",
+    "ix_event_revisions_lat_lon": "event_revisions (lat_deg, lon_deg)",
+    "ix_event_revisions_magnitude": "event_revisions (magnitude)",
     "ix_events_preferred_revision": "events (preferred_revision_id)",
     "ix_events_updated_at": "events (updated_at)",
     "ix_events_created_at": "events (created_at, public_id)",
@@ -52,8 +61,10 @@ def synthetic_catalogue(n: int, now: datetime, seed: int) -> list[dict[str, Any]
     """``n`` events as dicts (see the module docstring for the distributions)."""
     rng = random.Random(seed)
     out = []
-    for i in range(n):
-        origin = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
+    # A catalogue grows in time order (events are stored as they happen), so the rows are
+    # numbered and loaded oldest first, as they lie in a real table.
+    origins = sorted(now - timedelta(seconds=rng.uniform(0, 365 * 86400)) for _ in range(n))
+    for i, origin in enumerate(origins):
         magnitude = min(8.5, 1.5 - math.log10(1.0 - rng.random()))
         if rng.random() < 0.7:
             lat0, lon0 = rng.choice(REGIONS)
@@ -156,8 +167,13 @@ def load_catalogue(database_url: str, events: list[dict[str, Any]]) -> None:
         engine.dispose()
 
 
-def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, str]]]:
-    """Representative queries; each call draws fresh parameters (different windows/places)."""
+def fdsn_queries(
+    now: datetime, seed: int, n_events: int
+) -> dict[str, Callable[[], dict[str, str]]]:
+    """Representative queries, one kind per way the service is used: recent activity as ObsPy
+    asks it (QuakeML), time windows, boxes, radii, magnitude and depth ranges, paging, one event
+    by id, catalogue synchronisation by update time; every format. Each call draws fresh
+    parameters (different windows and places)."""
     rng = random.Random(seed)
 
     def day_ago(days: float) -> str:
@@ -179,6 +195,20 @@ def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, s
             "format": "text",
         }
 
+    def box_geojson() -> dict[str, str]:
+        lat, lon = region()
+        end = rng.uniform(0, 335)  # a 30-day window somewhere in the year
+        return {
+            "starttime": day_ago(end + 30),
+            "endtime": day_ago(end),
+            "minlat": f"{lat - 5:.1f}",
+            "maxlat": f"{lat + 5:.1f}",
+            "minlon": f"{lon - 5:.1f}",
+            "maxlon": f"{lon + 5:.1f}",
+            "minmag": "2.5",
+            "format": "geojson",
+        }
+
     def month_m4() -> dict[str, str]:
         end = rng.uniform(0, 335)  # a 30-day window somewhere in the year
         return {"starttime": day_ago(end + 30), "endtime": day_ago(end), "minmag": "4"}
@@ -193,16 +223,33 @@ def fdsn_queries(now: datetime, seed: int) -> dict[str, Callable[[], dict[str, s
             "format": "text",
         }
 
+    def deep() -> dict[str, str]:
+        end = rng.uniform(0, 275)  # a 90-day window somewhere in the year
+        return {
+            "starttime": day_ago(end + 90),
+            "endtime": day_ago(end),
+            "mindepth": "70",
+            "maxdepth": "700",
+            "orderby": "magnitude",
+            "limit": "50",
+            "format": "text",
+        }
+
     return {
-        "last day, QuakeML": lambda: {"starttime": day_ago(1)},
+        # Clients ask at different moments: the start moves by up to 15 minutes.
+        "last day, QuakeML": lambda: {"starttime": day_ago(1 + rng.uniform(0, 0.01))},
         "30 days M4+, QuakeML": month_m4,
-        "box, 7 days, text": box,
+        "box 6°, 7 days, text": box,
+        "box 10°, 30 d, M2.5+, GeoJSON": box_geojson,
         "radius 2°, 30 days, text": radius,
         "year M5+, text": lambda: {"starttime": day_ago(365), "minmag": "5", "format": "text"},
-        "newest 100": lambda: {"limit": "100", "format": "text"},
+        "deep, 90 d, by mag, limit 50": deep,
+        "newest 100, text": lambda: {"limit": "100", "format": "text"},
+        "updated last hour, QuakeML": lambda: {"updatedafter": day_ago(1 / 24)},
         "event by id, all origins": lambda: {
-            "eventid": f"cqb{rng.randrange(0, 1000):07d}",
+            "eventid": f"cqb{rng.randrange(0, n_events):07d}",
             "includeallorigins": "true",
+            "includeallmagnitudes": "true",
             "includearrivals": "true",
         },
     }
@@ -235,39 +282,113 @@ def measure(
     return out
 
 
-def explain(database_url: str, now: datetime) -> list[tuple[str, str]]:
-    """EXPLAIN ANALYZE of the SQL behind three representative queries."""
+INDEX_USE = re.compile(
+    r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)"
+)
+
+
+def indexes_in(plan: str) -> list[str]:
+    """Names of the indexes an EXPLAIN plan scans, in order of first use.
+
+    >>> indexes_in("Bitmap Index Scan on ix_a; Index Scan Backward using ix_b on t; Seq Scan")
+    ['ix_a', 'ix_b']
+    """
+    return list(dict.fromkeys(INDEX_USE.findall(plan)))
+
+
+def _parse(args: dict[str, str]) -> Any:
     from crowdquake.fdsn.params import parse_query
+
+    return parse_query(
+        {k: [v] for k, v in args.items()},
+        catalog_id="crowdquake",
+        contributor="crowdquake",
+        magnitude_type="Mw",
+        max_events=20000,
+    )
+
+
+def explain(database_url: str, examples: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """EXPLAIN ANALYZE of the catalogue SQL of one example of each query kind."""
     from crowdquake.storage.catalog import explain_plan
     from crowdquake.storage.session import make_engine, make_session_factory
 
-    start = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    month = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
-    cases = {
-        "last day": {"starttime": start},
-        "30 days, radius 2° around Japan": {
-            "starttime": month,
-            "latitude": "36",
-            "longitude": "140",
-            "maxradius": "2",
-        },
-        "newest 100": {"limit": "100"},
-    }
     engine = make_engine(database_url)
     out = []
     with make_session_factory(engine)() as session:
-        for name, args in cases.items():
-            q = parse_query(
-                {k: [v] for k, v in args.items()},
-                catalog_id="crowdquake",
-                contributor="crowdquake",
-                magnitude_type="Mw",
-                max_events=20000,
-            )
+        for name, args in examples.items():
+            q = _parse(args).catalog
             plan = explain_plan(
-                session, q.catalog.filter, order=q.catalog.order, limit=q.catalog.limit or 20001
+                session, q.filter, order=q.order, limit=q.limit or 20001, offset=q.offset
             )
             out.append((name, plan))
+    engine.dispose()
+    return out
+
+
+def profile(
+    database_url: str, examples: dict[str, dict[str, str]], repeats: int = 5
+) -> list[tuple[str, int, float, float, float]]:
+    """Where a query's time goes, in this process (no HTTP): median ms of the catalogue SQL
+    (the page of events), of the rest of the reading (review marks, revisions, picks; objects)
+    and of writing the document, with the number of events, for one example per kind."""
+    from crowdquake.services.catalog import published_events
+    from crowdquake.services.formats.fdsntext import render_text
+    from crowdquake.services.formats.geojson import render_geojson
+    from crowdquake.services.formats.quakeml import render_quakeml
+    from crowdquake.storage.catalog import find_events
+    from crowdquake.storage.session import make_engine, make_session_factory
+
+    engine = make_engine(database_url)
+    out = []
+    with make_session_factory(engine)() as session:
+        for name, args in examples.items():
+            parsed = _parse(args)
+            q = parsed.catalog
+            sql, reading, writing = [], [], []
+            n = 0
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                find_events(session, q.filter, order=q.order, limit=q.limit, offset=q.offset)
+                t1 = time.perf_counter()
+                events = published_events(session, q)
+                t2 = time.perf_counter()
+                if parsed.format == "text":
+                    render_text(events, agency="crowdquake", catalog_id="crowdquake")
+                elif parsed.format == "geojson":
+                    render_geojson(
+                        events,
+                        generated=datetime.now(UTC),
+                        url="http://bench/query",
+                        title="bench",
+                        detail_url="http://bench/{id}",
+                        page_url="http://bench/{id}",
+                    )
+                else:
+                    render_quakeml(
+                        events,
+                        authority="org.example",
+                        agency="crowdquake",
+                        catalog_id="crowdquake",
+                        all_origins=parsed.all_origins,
+                        all_magnitudes=parsed.all_magnitudes,
+                    )
+                t3 = time.perf_counter()
+                session.rollback()
+                n = len(events)
+                sql.append((t1 - t0) * 1000.0)
+                # published_events runs the page query again, then the rest
+                reading.append(max(0.0, (t2 - t1) - (t1 - t0)) * 1000.0)
+                writing.append((t3 - t2) * 1000.0)
+            out.append(
+                (
+                    name,
+                    n,
+                    statistics.median(sql),
+                    statistics.median(reading),
+                    statistics.median(writing),
+                )
+            )
     engine.dispose()
     return out
 
@@ -299,7 +420,7 @@ def _serve(
 
 def _summary(name: str, values: list[float]) -> str:
     return (
-        f"  {name:28s} p50 {statistics.median(values):7.1f} ms   "
+        f"  {name:30s} p50 {statistics.median(values):7.1f} ms   "
         f"p95 {_percentile(values, 0.95):7.1f} ms"
     )
 
@@ -341,13 +462,15 @@ def bench_feeds(
     started = time.perf_counter()
     load_catalogue(database_url, synthetic_catalogue(n_events, now, seed))
     click.echo(f"loaded {n_events:,} events in {time.perf_counter() - started:.0f} s", err=True)
-    plans = explain(database_url, now)
+    examples = {name: make() for name, make in fdsn_queries(now, seed + 1, n_events).items()}
+    plans = explain(database_url, examples)
+    phases = profile(database_url, examples)
 
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-feeds-"))
     trivial_lua = workdir / "get.lua"
     trivial_lua.write_text('wrk.method = "GET"\n')
     wrk: dict[str, WrkResult] = {}
-    queries = fdsn_queries(now, seed)
+    queries = fdsn_queries(now, seed, n_events)
     try:
         server, base = _serve(database_url, workdir, workers, threads, "5")
         try:
@@ -411,10 +534,16 @@ def bench_feeds(
     verdict = "met" if p95 <= TARGET_P95_MS else "NOT met"
     click.echo(f"  all queries: p95 {p95:.1f} ms (target <= {TARGET_P95_MS:.0f} ms: {verdict})")
 
-    click.echo("\nEXPLAIN ANALYZE of the catalogue SQL")
+    click.echo("\nIn-process profile, one example per kind (median of 5, ms)")
+    click.echo(f"  {'query':30s} {'events':>6s} {'page SQL':>9s} {'rest read':>9s} {'writer':>9s}")
+    for name, n, sql_ms, read_ms, write_ms in phases:
+        click.echo(f"  {name:30s} {n:6d} {sql_ms:9.1f} {read_ms:9.1f} {write_ms:9.1f}")
+
+    click.echo("\nEXPLAIN ANALYZE of the catalogue SQL (the same examples)")
     for name, plan in plans:
-        used = any(word in plan for word in ("Index Scan", "Index Only Scan", "Bitmap Index"))
-        click.echo(f"-- {name}: index used: {'yes' if used else 'NO'}\n{plan}\n")
+        used = indexes_in(plan)
+        args = "&".join(f"{k}={v}" for k, v in examples[name].items())
+        click.echo(f"-- {name} ({args})\n-- indexes used: {', '.join(used) or 'NONE'}\n{plan}\n")
 
 
 def measure_version(base: str, repeats: int) -> list[float]:
