@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from crowdquake.domain.cells import region_key as region_of
 from crowdquake.domain.detection import BackgroundRates
+from crowdquake.domain.detection import local_hour as solar_hour
 from crowdquake.domain.detector import StreamingDetector
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.trust import DeviceProfile
@@ -518,7 +519,7 @@ def _count_background(
         )
     )
     _, lon = h3.cell_to_latlng(state.region_key)
-    local_hour = int((now.hour + now.minute / 60 + lon / 15.0) % 24)
+    local_hour = solar_hour(now.timestamp(), lon)
     row = session.get(BackgroundRate, (state.region_key, local_hour))
     if row is None:
         row = BackgroundRate(

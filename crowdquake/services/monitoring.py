@@ -234,7 +234,7 @@ def _revision(r: EventRevision) -> dict[str, Any]:
 
 def network_summary(session: Session, now: datetime, active_max_age_s: float) -> dict[str, Any]:
     """Active devices per cell, triggers and heartbeats per hour (last 24 h), background rate
-    per region and UTC hour, and devices worth a look."""
+    per region and local solar hour, and devices worth a look."""
     fresh = now - timedelta(seconds=active_max_age_s)
     per_cell = session.execute(
         select(DeviceState.cell, func.count())

@@ -37,8 +37,9 @@ class RegionState(Base):
 
 
 class BackgroundRate(Base):
-    """Unassociated triggers and steady device-hours per region and UTC hour of day: the data
-    behind the background false-trigger rate of the detection statistic."""
+    """Unassociated triggers and steady device-hours per region and local mean solar hour of day
+    (UTC hour + longitude of the region's centre / 15): the data behind the background
+    false-trigger rate of the detection statistic."""
 
     __tablename__ = "background_rates"
 
