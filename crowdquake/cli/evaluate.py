@@ -123,8 +123,15 @@ def _attacks(
     jobs: int,
 ) -> None:
     import json
+    from dataclasses import asdict
 
-    from crowdquake.sim.attack_suite import METHODS, run_attack_suite, table, write_plot
+    from crowdquake.sim.attack_suite import (
+        METHODS,
+        RunResult,
+        run_attack_suite,
+        table,
+        write_plot,
+    )
 
     try:
         ks = sorted({int(x) for x in k_grid.split(",") if x.strip()})
@@ -141,8 +148,22 @@ def _attacks(
         if done % 20 == 0 or done == total:
             click.echo(f"[{done}/{total}] {time.perf_counter() - t0:.0f} s", err=True)
 
+    # every finished task's runs are appended here at once: a cut-short grid keeps its results
+    partial = json_path.with_name(json_path.name + ".partial.jsonl")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text("")
+
+    def save(runs: list[RunResult]) -> None:
+        with partial.open("a") as f:
+            f.writelines(json.dumps(asdict(r)) + "\n" for r in runs)
+
     result = run_attack_suite(
-        list(range(seed, seed + n_seeds)), k_grid=ks, methods=methods, jobs=jobs, progress=log
+        list(range(seed, seed + n_seeds)),
+        k_grid=ks,
+        methods=methods,
+        jobs=jobs,
+        progress=log,
+        on_task=save,
     )
     click.echo(table(result))
     click.echo(f"wall time {result.wall_s:.1f} s, {len(result.runs)} runs")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crowdquake.domain.cells import cell_center
+from crowdquake.domain.corroboration import corroborated
 from crowdquake.domain.events import EventState
 from crowdquake.domain.geodesy import haversine_km
 from crowdquake.domain.magnitude import log10_prob_trigger
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 HOLD_LOW_TRUST = "low_trust"  # too little trusted, independent evidence
 HOLD_SILENCE = "trusted_silence"  # trusted phones that should have felt it stayed silent
 HOLD_NO_MAGNITUDE = "no_trusted_magnitude"
+HOLD_UNCORROBORATED = "uncorroborated"  # established phones do not feel it (domain.corroboration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +71,32 @@ def member_weights(assoc: Associator, ev: EventState) -> np.ndarray:
     """Trust weight of each member trigger (0 when inconsistent, see module doc)."""
     p = assoc.p
     dev = assoc.devices
-    out = np.zeros(len(ev.members))
-    centres: dict[str, tuple[float, float]] = {}
-    for i, m in enumerate(ev.members):
-        tr = m.record.trigger
-        if tr.device_id not in dev.heartbeat_ids:
-            continue
-        if tr.score < p.min_trigger_score:
-            continue
-        if assoc.device_recent.get(tr.device_id, 0) > p.local_rate_max_per_device:
-            continue
-        cell = m.record.device_cell
-        if cell:
-            c = centres.get(cell)
-            if c is None:
-                c = centres[cell] = cell_center(cell)
-            if float(haversine_km(c[0], c[1], tr.lat_deg, tr.lon_deg)) > (
-                p.max_heartbeat_offset_km
-            ):
-                continue
-        out[i] = dev.profile(tr.device_id).trust
+    n = len(ev.members)
+    trig = [m.record.trigger for m in ev.members]
+    ok = np.fromiter(
+        (
+            t.device_id in dev.heartbeat_ids
+            and t.score >= p.min_trigger_score
+            and assoc.device_recent.get(t.device_id, 0) <= p.local_rate_max_per_device
+            for t in trig
+        ),
+        dtype=bool,
+        count=n,
+    )
+    # trigger position against the device's heartbeat cell (vectorised over members)
+    cells = [m.record.device_cell for m in ev.members]
+    centres: dict[str, tuple[float, float]] = {c: cell_center(c) for c in set(cells) if c}
+    has_cell = np.fromiter((bool(c) for c in cells), dtype=bool, count=n)
+    if has_cell.any():
+        c_lat = np.fromiter((centres[c][0] if c else 0.0 for c in cells), float, n)
+        c_lon = np.fromiter((centres[c][1] if c else 0.0 for c in cells), float, n)
+        t_lat = np.fromiter((t.lat_deg for t in trig), float, n)
+        t_lon = np.fromiter((t.lon_deg for t in trig), float, n)
+        far = haversine_km(c_lat, c_lon, t_lat, t_lon) > p.max_heartbeat_offset_km
+        ok &= ~(has_cell & far)
+    out = np.zeros(n)
+    for i in np.flatnonzero(ok).tolist():
+        out[i] = dev.profile(trig[i].device_id).trust
     return out
 
 
@@ -127,6 +135,8 @@ def assess_event(
     if evidence < p.min_trusted_evidence:
         # held whatever the rest says: skip the (costly) trusted magnitude and silence test
         return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_LOW_TRUST)
+    if not corroborated(assoc, ev, ids, networks, now_s):
+        return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_UNCORROBORATED)
 
     # trusted magnitude: the earliest witness per network and burst, trusted silent phones
     order = np.argsort(
@@ -193,15 +203,8 @@ def _silence_counts(
     q = 10.0 ** log10_prob_trigger(magnitude, np.asarray(d), p)
     expected = capped_group_sum(dev.dev_trust[sel] * q, dev.dev_group[sel], p.network_cap)
     # observed: trusted members that are heartbeat devices inside the radius
-    obs_w: list[float] = []
-    obs_g: list[int] = []
-    for dev_id, wi in zip(member_ids, weights.tolist(), strict=True):
-        row = dev.device_row.get(dev_id)
-        if wi <= 0.0 or row is None or not in_radius[dev.dev_cell[row]]:
-            continue
-        obs_w.append(wi)
-        obs_g.append(int(dev.dev_group[row]))
-    observed = capped_group_sum(
-        np.asarray(obs_w, dtype=float), np.asarray(obs_g, dtype=np.int64), p.network_cap
-    )
+    rows = np.fromiter((dev.device_row.get(d, -1) for d in member_ids), np.int64, len(member_ids))
+    keep = (weights > 0.0) & (rows >= 0)
+    keep[keep] = in_radius[dev.dev_cell[rows[keep]]]
+    observed = capped_group_sum(weights[keep], dev.dev_group[rows[keep]], p.network_cap)
     return expected, observed

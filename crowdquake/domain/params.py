@@ -110,6 +110,11 @@ class DetectionParams:
     max_heartbeat_offset_km: float = 30.0  # trigger this far from its heartbeat cell: no trust
     silence_log10_p: float = -3.0  # trusted silence test: P(<= observed | expected) below this
     silence_min_fraction: float = 0.2  # ... and observed below this share of the expectation
+    # corroboration (domain.corroboration): established phones must feel what new phones report
+    established_trust: float = 0.5  # trust from which a device is established (60 days, 7 hb days)
+    min_established_witnesses: int = 3  # established members (distinct networks) an alert needs
+    corroboration_log10_p: float = -3.0  # Fisher test: fewer established members than this: held
+    corroboration_bg_log10_p: float = -3.0  # established members above background: corroborated
 
     # --- bookkeeping ---
     confirm_min_triggers: int = 8  # Earthquake Network detections had >= 8 triggers

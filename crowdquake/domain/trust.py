@@ -110,16 +110,17 @@ def _cap_groups(w: FloatArray, keys: Sequence[str], cap: float) -> FloatArray:
 
 
 def group_ids(keys: Sequence[str]) -> np.ndarray:
-    """Integer group per key; every empty key is a group of its own."""
-    index: dict[str, int] = {}
-    out = np.empty(len(keys), dtype=np.int64)
-    for i, k in enumerate(keys):
-        if k == "":
-            out[i] = len(index) + i + 1_000_000_000  # unique, never collides with a real key
-        else:
-            out[i] = index.setdefault(k, len(index))
-    _, dense = np.unique(out, return_inverse=True)
-    return np.asarray(dense, dtype=np.int64)
+    """Integer group per key; every empty key is a group of its own.
+
+    >>> group_ids(["a", "", "b", "a", ""]).tolist()
+    [2, 0, 3, 2, 1]
+    """
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # "\0" sorts before any printable key and never occurs in one: unique empties first
+    tagged = np.array([k if k else f"\0{i:09d}" for i, k in enumerate(keys)], dtype=object)
+    _, dense = np.unique(tagged, return_inverse=True)
+    return np.asarray(dense, dtype=np.int64).reshape(-1)
 
 
 def capped_group_sum(values: FloatArray, group_ids: np.ndarray, cap: float) -> float:

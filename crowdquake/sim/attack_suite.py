@@ -14,21 +14,30 @@ method; after every batch each changed estimate is judged as the services would:
 
 For each attack x background x time of day x method, the smallest k of the grid with an
 outcome is reported per seed and as the minimum over seeds; ``monotonic`` says whether every
-larger k of that seed also had the outcome.
+larger k of that seed that was run also had the outcome. The honest city of one attack x
+background x time of day x seed is simulated once for all k, and a method's sweep over k stops
+after ``STOP_AFTER`` consecutive k with every outcome (more fake phones only add evidence).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crowdquake.domain.alerting import decide_alerts
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.types import EventEstimate, MagnitudeEstimate
-from crowdquake.sim.attacks import ATTACK_LABEL, ATTACKS, AttackScenario, build_attack, default_spec
+from crowdquake.sim.attacks import (
+    ATTACK_LABEL,
+    ATTACKS,
+    AttackScenario,
+    build_attack,
+    build_city,
+    default_spec,
+)
 
 K_GRID = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
 BACKGROUNDS = (0, 2000, 20000)
@@ -36,6 +45,7 @@ OUTCOMES = ("event", "public", "alert", "take_action")
 METHODS = ("crowdquake", "count_test", "myshake2020")
 INFLATION = 0.5
 CONFIRM_MIN_TRIGGERS = 8
+STOP_AFTER = 2  # consecutive k with every outcome end a method's sweep (``_task``)
 
 
 @dataclass
@@ -155,14 +165,35 @@ def _judge(
         res.take_action = True
 
 
-def _task(args: tuple[str, int, int, bool, int, tuple[str, ...]]) -> list[RunResult]:
-    attack, n_honest, k, night, seed, methods = args
-    spec = default_spec(attack, n_honest, k, night, seed)
-    scenario = build_attack(spec)
-    if scenario.quake is None:
-        return [run_attack(scenario, m) for m in methods]
-    base = build_attack(default_spec(attack, n_honest, 0, night, seed))
-    return [run_attack(scenario, m, run_attack(base, m)) for m in methods]
+def _hit_all(r: RunResult) -> bool:
+    return all(getattr(r, o) for o in OUTCOMES)
+
+
+def _task(args: tuple[str, int, bool, int, tuple[str, ...], tuple[int, ...]]) -> list[RunResult]:
+    """Every k of one attack x background x time of day x seed, every method.
+
+    The honest city (phones, profiles, background, the real earthquake) is built once and
+    shared by every k; a method's sweep stops after ``STOP_AFTER`` consecutive k of the
+    grid with every outcome (larger k only add fake evidence: they are not run, and their
+    monotonicity is not checked)."""
+    attack, n_honest, night, seed, methods, k_grid = args
+    city = build_city(default_spec(attack, n_honest, 0, night, seed))
+    refs: dict[str, RunResult] = {}
+    if city.quake is not None:
+        base = build_attack(default_spec(attack, n_honest, 0, night, seed), city)
+        refs = {m: run_attack(base, m) for m in methods}
+    runs: list[RunResult] = []
+    streak = dict.fromkeys(methods, 0)
+    for k in sorted(k_grid):
+        todo = [m for m in methods if streak[m] < STOP_AFTER]
+        if not todo:
+            break
+        scenario = build_attack(default_spec(attack, n_honest, k, night, seed), city)
+        for m in todo:
+            r = run_attack(scenario, m, refs.get(m))
+            runs.append(r)
+            streak[m] = streak[m] + 1 if _hit_all(r) else 0
+    return runs
 
 
 @dataclass
@@ -228,22 +259,32 @@ def run_attack_suite(
     nights: Sequence[bool] = (False, True),
     jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    on_task: Callable[[list[RunResult]], None] | None = None,
 ) -> AttackSuiteResult:
+    """Run the grid (module doc). ``on_task`` gets the runs of every finished task (one
+    attack x background x time of day x seed), e.g. to save them before the whole grid ends."""
     import time
 
-    tasks = [
-        (a, b, k, night, s, tuple(methods))
-        for s in seeds
-        for a in attacks
-        for b in backgrounds
-        for night in nights
-        for k in k_grid
-    ]
+    # seed by seed (a cut-short run has whole seeds), the costliest (most honest phones)
+    # first within a seed, so that no long task starts last
+    tasks = sorted(
+        (
+            (a, b, night, s, tuple(methods), tuple(k_grid))
+            for s in seeds
+            for a in attacks
+            for b in backgrounds
+            for night in nights
+        ),
+        key=lambda t: (t[3], -t[1]),
+    )
     t0 = time.perf_counter()
     runs: list[RunResult] = []
     if jobs <= 1:
         for i, task in enumerate(tasks):
-            runs.extend(_task(task))
+            out = _task(task)
+            runs.extend(out)
+            if on_task is not None:
+                on_task(out)
             if progress is not None:
                 progress(i + 1, len(tasks))
     else:
@@ -251,10 +292,15 @@ def run_attack_suite(
 
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            for i, out in enumerate(pool.map(_task, tasks, chunksize=4)):
+            futures = [pool.submit(_task, task) for task in tasks]
+            for i, fut in enumerate(as_completed(futures)):
+                out = fut.result()
                 runs.extend(out)
+                if on_task is not None:
+                    on_task(out)
                 if progress is not None:
                     progress(i + 1, len(tasks))
+    runs.sort(key=lambda r: (r.attack, r.n_honest, r.night, r.seed, r.k, r.method))
     return AttackSuiteResult(
         list(seeds),
         list(k_grid),

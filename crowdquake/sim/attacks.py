@@ -13,7 +13,8 @@ attacks (docs/evaluation.md, "Attack suite"):
 * ``heartbeats``: the moveout attack from devices that also send steady heartbeats from the
   places they claim (inflating the denominators there);
 * ``sleepers``: the moveout attack from devices registered ``age_days`` (default 42) earlier
-  that sent a heartbeat every day since;
+  that sent a heartbeat every day since; ``old_sleepers``: the same, 120 days old (full
+  trust: what a patient attacker gets);
 * ``inflate``: a real M4.0 under the city (honest phones trigger as the simulator says) plus
   fake triggers fitting its moveout with the PGA of an M6: success is an event or alert whose
   magnitude is at least 0.5 above the truth.
@@ -39,7 +40,16 @@ from crowdquake.sim.population import KM_PER_DEG_LAT, PhoneModel, Population
 from crowdquake.sim.shaking import earthquake_triggers
 from crowdquake.sim.triggertable import TriggerTable
 
-ATTACKS = ("burst", "burst_jitter", "moveout", "moved_m6", "heartbeats", "sleepers", "inflate")
+ATTACKS = (
+    "burst",
+    "burst_jitter",
+    "moveout",
+    "moved_m6",
+    "heartbeats",
+    "sleepers",
+    "inflate",
+    "old_sleepers",
+)
 ATTACK_LABEL = "attack"
 CITY = ("los_angeles", 34.05, -118.25)
 CITY_SIGMA_KM = 25.0  # sqrt(3.9 M people / (pi x 2,000 /km²)), see population.urban_sigma_km
@@ -51,6 +61,7 @@ FORGED_PICK_SIGMA_S = 0.1
 LEAD_S = 60.0
 TAIL_S = 120.0
 DAY_S = 86400.0
+OLD_SLEEPER_AGE_DAYS = 120.0  # past the trust ramp (90 days): full trust
 T_REF_S = 1.767e9  # 2026-01-02, a reference "now" for device ages
 
 
@@ -73,9 +84,12 @@ class AttackSpec:
 
 def default_spec(attack: str, n_honest: int, k: int, night: bool, seed: int) -> AttackSpec:
     """The attacker of the acceptance targets: fresh (10 days), <= 32 prefixes, one burst;
-    sleepers are 42 days old, spread over 32 prefixes and 32 bursts."""
+    sleepers are 42 days old, spread over 32 prefixes and 32 bursts; old sleepers the same
+    but ``OLD_SLEEPER_AGE_DAYS`` old (full trust: the patient attacker's worst case)."""
     if attack == "sleepers":
         return AttackSpec(attack, n_honest, k, night, seed, 42.0, 32, 32)
+    if attack == "old_sleepers":
+        return AttackSpec(attack, n_honest, k, night, seed, OLD_SLEEPER_AGE_DAYS, 32, 32)
     return AttackSpec(attack, n_honest, k, night, seed)
 
 
@@ -194,9 +208,24 @@ def _fake_table(
     )
 
 
-def build_attack(spec: AttackSpec) -> AttackScenario:
-    """Simulate one attack scenario (deterministic in ``spec``)."""
-    # the honest part does not depend on k: the k = 0 run is the same city without attacker
+@dataclass(frozen=True)
+class City:
+    """The part of a scenario that does not depend on the attacker: honest phones, their
+    profiles and triggers, the fake epicentre and origin time, the real earthquake if any.
+    Built once and shared by every k of one attack x background x time of day x seed."""
+
+    spec: AttackSpec  # with k = 0
+    honest: Population
+    profiles: dict[str, DeviceProfile]
+    tables: tuple[TriggerTable, ...]
+    lat0: float
+    lon0: float
+    t0: float
+    quake: Quake | None
+
+
+def build_city(spec: AttackSpec) -> City:
+    """The honest city of a scenario (deterministic in ``spec`` without ``k``)."""
     rng = np.random.default_rng(
         [spec.seed, 9, spec.n_honest, int(spec.night), ATTACKS.index(spec.attack)]
     )
@@ -217,6 +246,26 @@ def build_attack(spec: AttackSpec) -> AttackScenario:
     if spec.attack == "inflate":
         quake = Quake("real-m4", t0, lat0, lon0, 8.0, 4.0)
         tables.append(earthquake_triggers(rng, quake, honest, steady))
+    base = AttackSpec(
+        spec.attack,
+        spec.n_honest,
+        0,
+        spec.night,
+        spec.seed,
+        spec.age_days,
+        spec.n_networks,
+        spec.n_bursts,
+    )
+    return City(base, honest, profiles, tuple(tables), lat0, lon0, t0, quake)
+
+
+def build_attack(spec: AttackSpec, city: City | None = None) -> AttackScenario:
+    """Simulate one attack scenario (deterministic in ``spec``); ``city``: its honest part
+    from ``build_city`` when already built (the same for every k)."""
+    if city is None:
+        city = build_city(spec)
+    lat0, lon0, t0 = city.lat0, city.lon0, city.t0
+    start, end = t0 - LEAD_S, t0 + TAIL_S
     rng = np.random.default_rng(
         [spec.seed, 10, spec.n_honest, int(spec.night), ATTACKS.index(spec.attack), spec.k]
     )
@@ -228,7 +277,7 @@ def build_attack(spec: AttackSpec) -> AttackScenario:
         lat, lon = _offset(lat0, lon0, rr * np.sin(aa), rr * np.cos(aa))
         t = np.full(k, t0) + (rng.uniform(0.0, 0.5, k) if a == "burst_jitter" else 0.0)
         fake = _fake_table(rng, lat, lon, t, np.full(k, 0.3))
-    elif a in ("moveout", "heartbeats", "sleepers"):
+    elif a in ("moveout", "heartbeats", "sleepers", "old_sleepers"):
         fake = _forged(rng, k, lat0, lon0, t0, 5.0)
     elif a == "moved_m6":
         fake = _moved_m6(rng, k, lat0, lon0, t0)
@@ -237,24 +286,25 @@ def build_attack(spec: AttackSpec) -> AttackScenario:
     else:
         raise ValueError(f"unknown attack {a!r}")
     fake_ids = tuple(str(x) for x in fake.device_id)
+    profiles = dict(city.profiles)
     profiles.update(attacker_profiles(spec, fake_ids))
+    honest = city.honest
     ids = list(honest.device_ids)
     lats, lons = [honest.lat_deg], [honest.lon_deg]
-    if a in ("heartbeats", "sleepers") and len(fake):
+    if a in ("heartbeats", "sleepers", "old_sleepers") and len(fake):
         # the fake devices' heartbeats place them where their triggers claim to be
         ids += fake_ids
         lats.append(fake.lat_deg)
         lons.append(fake.lon_deg)
     active = ActiveDevices(tuple(ids), np.concatenate(lats), np.concatenate(lons))
-    tables.append(fake)
     return AttackScenario(
         spec,
         start,
         end,
-        TriggerTable.concat(tables).sorted_by_received(),
+        TriggerTable.concat([*city.tables, fake]).sorted_by_received(),
         active,
         profiles,
-        quake,
+        city.quake,
     )
 
 

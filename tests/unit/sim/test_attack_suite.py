@@ -23,13 +23,13 @@ def test_bounded_attack_suite_ordering() -> None:
         [1],
         k_grid=(8, 64),
         backgrounds=(0, 2000),
-        attacks=("moveout", "burst_jitter"),
+        attacks=("moveout", "burst_jitter", "sleepers"),
         nights=(False,),
     )
     rows = result.smallest_k()
     text = table(result)
     assert "moveout" in text and "count_test" in text
-    for attack in ("moveout", "burst_jitter"):
+    for attack in ("moveout", "burst_jitter", "sleepers"):
         for honest in (0, 2000):
             # ours: no alert of any level, and nothing public (not held), at any k of the grid
             assert _k(rows, attack, honest, "crowdquake", "alert") == math.inf, text
@@ -38,3 +38,6 @@ def test_bounded_attack_suite_ordering() -> None:
     naive = _k(rows, "moveout", 2000, "count_test", "public")
     assert naive <= 64, text
     assert _k(rows, "moveout", 2000, "crowdquake", "public") > naive
+    # sleepers (42 days, daily heartbeats, 32 prefixes and bursts): the naive rule publishes
+    # them too; ours holds them (no established phone feels the forged shaking)
+    assert _k(rows, "sleepers", 2000, "count_test", "public") <= 64, text
