@@ -1,8 +1,8 @@
 """Declaring an earthquake: a significant neighbourhood that one wave-consistent source explains.
 
-Mixed into ``association.Associator`` (it reads the associator's pool, recent triggers and
-device index). See ``association`` for the overall flow and ``consistency`` for the shape
-tests; the decision is:
+``Declarer`` is the associator's collaborator for triggers that joined no live event (see
+``association`` for the overall flow, ``pool`` for the triggers it reads and ``consistency``
+for the shape tests). ``detect`` returns a new ``EventState`` or ``None``; the decision is:
 
 1. neighbourhood statistic (``detection``): k distinct phones in W among n active, against
    max(hour-of-day rate, local rate of the preceding minute);
@@ -12,12 +12,15 @@ tests; the decision is:
    source far outside its triggers;
 4. significance of the fitted count against the noise rate seen where this source's wave
    could not (yet) be (`_fit_significance`), and no significant silence inside.
+
+A neighbourhood that failed is not re-examined until its count grew by a quarter or a second
+passed (``noise_hold_s`` longer when the failure was a raised noise rate).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import Counter
 
 import numpy as np
 from scipy.stats import binom
@@ -35,57 +38,48 @@ from crowdquake.domain.events import EventState, TriggerRecord, event_key_for
 from crowdquake.domain.geodesy import LocalProjection, haversine_km
 from crowdquake.domain.location import grid_search, locate
 from crowdquake.domain.params import DetectionParams
+from crowdquake.domain.pool import TriggerPool, first_per_device
 from crowdquake.domain.traveltime import TravelTimeModel
 
 
-class Declaration:
-    """Detection-and-declaration half of the associator (state lives in the associator)."""
+class Declarer:
+    """Turns significant, wave-consistent neighbourhoods of pooled triggers into new events."""
 
-    p: DetectionParams
-    background: stat.BackgroundRates
-    model: TravelTimeModel
-    devices: DeviceIndex
-    pool: dict[str, deque[TriggerRecord]]
-    recent: dict[str, deque[TriggerRecord]]
-    events: dict[str, EventState]
-    stats: dict[str, int]
-    log10_alpha: float
-    last_context: tuple[int, float, float, int]
-    _last_check: dict[str, tuple[float, int]]
-    _seq: int
-
-    def _window_records(self, cells: list[str], t_from: float, t_to: float) -> list[TriggerRecord]:
-        raise NotImplementedError
-
-    @staticmethod
-    def _first_per_device(records: list[TriggerRecord]) -> list[TriggerRecord]:
-        raise NotImplementedError
-
-    def _update_reach(self, ev: EventState, now_s: float) -> None:
-        raise NotImplementedError
-
-    def _sweep_pool(self, ev: EventState) -> None:
-        raise NotImplementedError
-
-    def _maybe_relocate(self, ev: EventState, now_s: float) -> None:
-        raise NotImplementedError
-
-    def _merge_into_older(self, ev: EventState, now_s: float) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        params: DetectionParams,
+        background: stat.BackgroundRates,
+        model: TravelTimeModel,
+        devices: DeviceIndex,
+        pool: TriggerPool,
+        stats: dict[str, int],
+    ) -> None:
+        self.p = params
+        self.background = background
+        self.model = model
+        self.devices = devices
+        self.pool = pool
+        self.stats = stats
+        self.last_context: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
+        self._last_check: dict[str, tuple[float, int]] = {}
+        self._seq = 0
+        n_cells_region = 7 ** max(params.h3_resolution - params.region_h3_resolution, 0)
+        self.log10_alpha = stat.log10_threshold(
+            params.target_false_events_per_region_year, n_cells_region, params.window_s
+        )
 
     # --- detection ------------------------------------------------------------------------
-    def _detect(self, rec: TriggerRecord) -> None:
+    def detect(self, rec: TriggerRecord) -> EventState | None:
+        """A new event declared from the neighbourhood of pooled ``rec``, or ``None``."""
         p = self.p
         t = rec.time_s
         cells, n_active = self.devices.neighbourhood(rec.cell, p.neighbourhood_k_rings)
-        window = self._first_per_device(self._window_records(cells, t - p.window_s, t))
+        window = first_per_device(self.pool.window(cells, t - p.window_s, t))
         k = len(window)
         if k < p.min_triggers:
-            return
+            return None
         n = max(n_active, k)
-        before = self._window_records(
-            cells, t - p.window_s - p.local_rate_lookback_s, t - p.window_s
-        )
+        before = self.pool.window(cells, t - p.window_s - p.local_rate_lookback_s, t - p.window_s)
         # the local rate counts triggers (a Poisson rate), each phone at most
         # local_rate_max_per_device times: counting phones instead saturates at one per phone
         # per lookback, far below the rate of a dense burst, which then looks significant
@@ -98,26 +92,30 @@ class Declaration:
         lam = max(lam_bg, (lam_bg * 5.0 + k_prev) / (5.0 + exposure_h))
         prob = stat.trigger_probability(lam, p.window_s)
         if stat.log10_tail_lower_bound(k, n, prob) > self.log10_alpha:
-            return  # certainly not significant: skip the exact (slow) tail
+            return None  # certainly not significant: skip the exact (slow) tail
         log10_p = stat.log10_tail_probability(k, n, prob)
         if log10_p > self.log10_alpha:
-            return
+            return None
         last = self._last_check.get(rec.cell)
         if last is not None and k < 1.25 * last[1] and t < last[0] + 1.0:
-            return  # nothing much new since the last failed check of this neighbourhood
+            return None  # nothing much new since the last failed check of this neighbourhood
         self.stats["checks"] += 1
         outcome = self._try_declare(window, log10_p, t)
-        if outcome != "declared":
-            # the whole neighbourhood shares the verdict; a noisy one is left alone longer
-            hold_s = p.noise_hold_s if outcome == "noise" else 0.0
-            for c in cells:
-                self._last_check[c] = (t + hold_s, k)
+        if isinstance(outcome, EventState):
+            return outcome
+        # the whole neighbourhood shares the verdict; a noisy one is left alone longer
+        hold_s = p.noise_hold_s if outcome == "noise" else 0.0
+        for c in cells:
+            self._last_check[c] = (t + hold_s, k)
+        return None
 
-    def _try_declare(self, window: list[TriggerRecord], log10_p: float, now_s: float) -> str:
-        """Declare an event from a significant window if it is wave-consistent.
+    def _try_declare(
+        self, window: list[TriggerRecord], log10_p: float, now_s: float
+    ) -> EventState | str:
+        """The event a significant window declares if it is wave-consistent.
 
-        Returns "declared", "noise" (explained by a raised noise rate) or "shape" (no
-        consistent source, one site, no moveout).
+        Otherwise "noise" (explained by a raised noise rate) or "shape" (no consistent
+        source, one site, no moveout).
         """
         p = self.p
         cand = window[: p.max_candidate_triggers]
@@ -211,14 +209,7 @@ class Declaration:
             if f and r.trigger.device_id not in ev.devices:
                 ev.add(r, "P" if ph_p else "S", float(rr))
         ev.n_at_relocation = len(ev.members)
-        self.events[ev.key] = ev
-        self._update_reach(ev, now_s)
-        self._sweep_pool(ev)
-        self._maybe_relocate(ev, now_s)
-        if ev.key in self.events:
-            # a second declaration of a known earthquake (from another neighbourhood)
-            self._merge_into_older(ev, now_s)
-        return "declared"
+        return ev
 
     def _fit_significance(
         self,
@@ -273,13 +264,7 @@ class Declaration:
             inner.tolist(),
             strict=True,
         ):
-            q = self.recent.get(dev.cells[i])
-            if not q:
-                continue
-            for r in reversed(q):
-                self.stats["examined"] += 1
-                if r.time_s < t_from:
-                    break
+            for r in self.pool.recent_since(dev.cells[i], t_from):
                 if r.time_s < until or g_lo < r.time_s < g_hi:
                     k_all += 1
                     k_recent += r.time_s >= t_recent

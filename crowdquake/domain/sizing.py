@@ -1,0 +1,167 @@
+"""Sizing a live event: its magnitude from members and silent phones, and its reach.
+
+``EventSizer`` is the associator's collaborator for everything that needs the magnitude:
+the phones the wave passed in silence (``silent_cells``, or their trusted weight), the radius
+the P or S wave has surely covered (``model_radius_km``), the magnitude posterior
+(``magnitude.estimate_magnitude``) and the reach within which a new trigger may still join the
+event (``reach_km``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from crowdquake.domain import detection as stat
+from crowdquake.domain.devices import DeviceIndex
+from crowdquake.domain.events import EventState
+from crowdquake.domain.geodesy import haversine_km
+from crowdquake.domain.magnitude import (
+    LOWER_BOUND,
+    P_THRESHOLD,
+    TRUNCATED,
+    estimate_magnitude,
+    max_trigger_distance_km,
+)
+from crowdquake.domain.matching import arrival_tolerance_s
+from crowdquake.domain.params import DetectionParams
+from crowdquake.domain.traveltime import TravelTimeModel
+from crowdquake.domain.types import MagnitudeEstimate, Phase
+
+DEFAULT_MAGNITUDE = 4.5  # before an event has a magnitude of its own
+MIN_REACH_KM = 30.0
+
+
+class EventSizer:
+    """Magnitude, silent phones and reach of events (state lives in the events)."""
+
+    def __init__(
+        self,
+        params: DetectionParams,
+        background: stat.BackgroundRates,
+        model: TravelTimeModel,
+        devices: DeviceIndex,
+    ) -> None:
+        self.p = params
+        self.background = background
+        self.model = model
+        self.devices = devices
+        self._reach_table = {
+            round(m * 10): max_trigger_distance_km(m, params) for m in np.arange(1.0, 10.05, 0.1)
+        }
+
+    def reach_km(self, magnitude: MagnitudeEstimate | None) -> float:
+        """Distance at which a phone still triggers with probability 1e-3 for M + 1."""
+        m = magnitude.magnitude + 1.0 if magnitude else DEFAULT_MAGNITUDE + 1.0
+        key = round(min(max(m, 1.0), 10.0) * 10)
+        return max(self._reach_table[key], MIN_REACH_KM)
+
+    def silent_cells(
+        self, ev: EventState, radius_km: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cell indices, distance km, silent phones) of populated cells near the event."""
+        idx = self.devices.cells_within(ev.lat_deg, ev.lon_deg, radius_km)
+        if idx.size == 0:
+            return idx, np.zeros(0), np.zeros(0)
+        cells = self.devices.cells
+        trig_counts = np.array([ev.cell_counts.get(cells[i], 0) for i in idx], dtype=float)
+        silent = np.maximum(self.devices.counts[idx] - trig_counts, 0.0)
+        dist = haversine_km(
+            ev.lat_deg, ev.lon_deg, self.devices.cell_lat[idx], self.devices.cell_lon[idx]
+        )
+        return idx, np.asarray(dist), silent
+
+    def trusted_silent_cells(
+        self, ev: EventState, radius_km: float, member_weight: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like ``silent_cells`` with trust-weighted phones: (cells, distance km, weight)."""
+        idx = self.devices.cells_within(ev.lat_deg, ev.lon_deg, radius_km)
+        if idx.size == 0:
+            return idx, np.zeros(0), np.zeros(0)
+        cells = self.devices.cells
+        trig = np.array([member_weight.get(cells[i], 0.0) for i in idx], dtype=float)
+        silent = np.maximum(self.devices.trusted_counts[idx] - trig, 0.0)
+        dist = haversine_km(
+            ev.lat_deg, ev.lon_deg, self.devices.cell_lat[idx], self.devices.cell_lon[idx]
+        )
+        return idx, np.asarray(dist), silent
+
+    def model_radius_km(self, ev: EventState, at_s: float, phase: Phase) -> float:
+        """Epicentral radius the P or S wave has surely covered at ``at_s``: homogeneous
+        speeds, slowed by the velocity-model error allowance (tolerance_travel_fraction)."""
+        dt = (at_s - ev.origin_time_s) / (1.0 + self.p.tolerance_travel_fraction)
+        slowness_s_km = float(self.model.travel_time_s(100.0, 0.0, phase)) / 100.0
+        r = dt / max(slowness_s_km, 1e-6)
+        return float(math.sqrt(max(r * r - ev.depth_km**2, 0.0)))
+
+    def magnitude(
+        self,
+        ev: EventState,
+        now_s: float,
+        mask: np.ndarray | None = None,
+        trusted_cell_weight: dict[str, float] | None = None,
+    ) -> MagnitudeEstimate | None:
+        """Magnitude from members and the phones the wave passed in silence by ``now_s``.
+
+        Inside the S radius a silent phone's S peak stayed below its threshold; between the S
+        and the P radius (``p_wave_silence``) its P peak did, and the P triggers there are
+        then counted without conditioning. Triggers beyond the counted radius are conditioned
+        on having triggered.
+
+        ``mask`` selects the members used and ``trusted_cell_weight`` (trusted weight of those
+        members per device cell) switches the silent phones to trusted ones: the magnitude
+        the trusted evidence alone supports (``evidence``).
+        """
+        if not ev.members:
+            return None
+        p = self.p
+        lat, lon, tim, pga = ev.member_arrays()
+        is_p = np.fromiter((a.phase == "P" for a in ev.associations), bool, lat.size)
+        if mask is not None:
+            if not mask.any():
+                return None
+            lat, lon, tim, pga, is_p = lat[mask], lon[mask], tim[mask], pga[mask], is_p[mask]
+        d = ev.distances_km(lat, lon)
+        at_s = now_s - p.silent_margin_s
+        s_radius = min(self.model_radius_km(ev, at_s, "S"), ev.reach_km)
+        p_radius = (
+            min(self.model_radius_km(ev, at_s, "P"), ev.reach_km) if p.p_wave_silence else s_radius
+        )
+        if trusted_cell_weight is None:
+            _, sdist, n_sil = self.silent_cells(ev, p_radius)
+        else:
+            _, sdist, n_sil = self.trusted_silent_cells(ev, p_radius, trusted_cell_weight)
+        hour = stat.local_hour(now_s, ev.lon_deg)
+        p_false = stat.trigger_probability(
+            self.background.rate_per_device_hour(hour), 2.0 * arrival_tolerance_s(ev, p)
+        )
+        ts = ev.origin_time_s + self.model.travel_time_s(d, ev.depth_km, "S")
+        in_annulus = (d > s_radius) & (d <= p_radius)
+        beyond = d > p_radius
+        flags = np.where(in_annulus, np.where(is_p, P_THRESHOLD, TRUNCATED), 0)
+        # beyond: a P trigger whose S wave has not arrived yet is conditioned on its P peak
+        flags = np.where(
+            beyond, np.where(is_p & (ts > now_s), TRUNCATED | P_THRESHOLD, TRUNCATED), flags
+        )
+        # a P trigger whose S wave came after the phone's report window reported a P peak:
+        # only a lower bound of the PGA (with a margin: the S-P time of the real crust is
+        # not known to a second)
+        late_s = tim + p.pga_report_window_s - p.pga_report_margin_s
+        flags = flags | np.where(is_p & (ts > late_s), LOWER_BOUND, 0)
+        est = estimate_magnitude(
+            d,
+            pga,
+            sdist,
+            n_sil,
+            params=p,
+            false_trigger_prob=p_false,
+            flags=flags.astype(np.int64),
+            silent_p_only=sdist > s_radius,
+        )
+        return MagnitudeEstimate(
+            est.magnitude,
+            round(math.hypot(est.uncertainty, 0.15), 3),
+            est.lower_bound,
+            est.upper_bound,
+        )
