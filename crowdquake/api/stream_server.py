@@ -1,34 +1,46 @@
 """The alert stream server: ``GET /api/v1/alerts/stream`` (Server-Sent Events) on asyncio.
 
 Phones waiting for alerts are the largest audience of the service, so open streams are the
-normal case. They are served here, in their own process(es) next to gunicorn, never by a
-gunicorn worker: an open stream costs a socket and a small object, not a thread or a process,
-and cannot take a request slot from ingest.
+normal case (tens of thousands per process). They are served here, in their own process(es)
+next to gunicorn, never by a gunicorn worker: an open stream costs a socket, a small object and
+an idle coroutine, not a thread or a process, and cannot take a request slot from ingest.
 
-- One poller per process, not per stream: every ``POLL_INTERVAL_S`` one indexed query reads the
-  deliverable alerts of the last ``RECENT_WINDOW_S`` (a short window rather than "id above the
-  last one", so an alert whose transaction committed after one with a larger id is not missed).
-  A new alert costs one bulk read of the open streams' heartbeat cells and one forecast per
-  distinct cell; each concerned stream gets it through its own queue.
-- On connect, a stream first registers (so nothing committed from then on can pass it by), then
-  sends the device's alerts after ``Last-Event-ID`` (or ``since``) from the database: the same
-  query as ``GET /alerts``. Alert ids already sent on the stream are skipped, so an alert is
-  never sent twice on one stream; resuming with the last id received loses nothing.
-- ``: keep-alive`` comments every ``KEEPALIVE_INTERVAL_S``; the stream closes after ``max_s``.
+- One poller per process, not per stream: every ``POLL_INTERVAL_S`` one cheap indexed query
+  lists the ids and event statuses of the alerts issued in the last hour (the history a stream
+  may resend); only ids not seen before are read in full. The process keeps those alerts in
+  memory (``Hub.recent``).
+- Fan-out in memory, one encoding per alert and cell: a new alert is matched against the cells
+  of the open streams (each stream's device cell, read when it opens and refreshed every
+  ``CELL_REFRESH_S``: a heartbeat cell is itself minutes old), encoded once per distinct cell,
+  and the same bytes go into every concerned stream's bounded queue. Nothing in the fan-out
+  waits for a client: a stream whose queue is full (``QUEUE_MAX`` frames: the client does not
+  read) is aborted and reconnects later with ``Last-Event-ID``.
+- Opening costs no query of its own: opening streams are resolved in batches (token check,
+  status and heartbeat cell of up to ``OPEN_BATCH_MAX`` devices in one read), and the history
+  after ``Last-Event-ID`` (or ``since``) is computed from the alerts in memory with the rules of
+  ``GET /alerts``. A stream registers and takes its history in one step of the event loop, and
+  the poller adds a new alert to memory and fans it out in one step too, so every alert is
+  either in the history or fanned out to the stream. Alert ids already sent on a stream are
+  skipped, so an alert is never sent twice on one stream; resuming with the last id received
+  loses nothing.
+- ``: keep-alive`` comments after ``KEEPALIVE_INTERVAL_S`` without a write, from one sweeper
+  task that yields between slices (no per-stream timer); the stream closes after ``max_s``.
 - Caps: ``CROWDQUAKE_STREAM_MAX_CONNECTIONS`` per process (more: 503 + Retry-After) and
   ``CROWDQUAKE_STREAM_MAX_PER_DEVICE`` per device (a new stream closes the device's oldest: a
   phone that changed networks must not be locked out by its own dead connection).
 - Authentication: ``Authorization: Bearer <device token>`` (a reverse proxy routes the path here)
   or ``?ticket=`` (the API's 307 redirect, ``crowdquake.api.stream_tickets``).
 
-The database is only touched from a small thread pool (SQLAlchemy is synchronous); the event
-loop never blocks on it.
+The database is only touched from small thread pools (SQLAlchemy is synchronous); the event
+loop never blocks on it. The poller has a thread of its own, so a wave of opening streams never
+delays a new alert.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import socket
@@ -36,7 +48,8 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -48,7 +61,7 @@ from crowdquake.api.alert_schemas import AlertQuery, DeviceAlertOut, StreamQuery
 from crowdquake.api.problems import PROBLEM_MIME, field_errors, problem_document
 from crowdquake.config import Settings
 from crowdquake.services import alerts
-from crowdquake.services.devices import authenticate_device
+from crowdquake.services.devices import AuthenticatedDevice, authenticate_devices
 from crowdquake.services.errors import FieldError, ServiceError
 from crowdquake.services.ports import Clock, SystemClock
 from crowdquake.storage.session import make_engine, make_session_factory
@@ -59,11 +72,17 @@ T = TypeVar("T")
 SSE_MIME = "text/event-stream"
 STREAM_PATH = "/api/v1/alerts/stream"
 POLL_INTERVAL_S = 0.25
-RECENT_WINDOW_S = 120.0
 KEEPALIVE_INTERVAL_S = 15.0
+KEEPALIVE = b": keep-alive\n\n"
+CELL_REFRESH_S = 30.0
 RECONNECT_MS = 2000
 BUSY_RETRY_AFTER_S = 5
-DB_THREADS = 4
+DB_RETRY_AFTER_S = 2
+DB_THREADS = 2
+OPEN_BATCH_MAX = 500
+# Frames waiting for one client: the whole history (``GET /alerts``'s limit) plus live alerts.
+QUEUE_MAX = alerts.DEFAULT_LIMIT + 28
+SWEEP_SLICE = 500  # streams handled between two yields to the event loop
 
 
 def sse_event(found: alerts.DeviceAlert) -> bytes:
@@ -72,19 +91,61 @@ def sse_event(found: alerts.DeviceAlert) -> bytes:
     return f"id: {found.alert.alert_id}\nevent: alert\ndata: {data}\n\n".encode()
 
 
+# A queued frame: (alert id, bytes); alert id 0 for a keep-alive comment; None ends the stream.
+Frame = tuple[int, bytes]
+
+
 @dataclass(eq=False)
 class Stream:
     device_id: uuid.UUID
+    cell: str | None
     opened_at: float
-    queue: asyncio.Queue[alerts.DeviceAlert | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Frame | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
     sent: set[int] = field(default_factory=set)
+    last_write: float = field(default_factory=time.monotonic)
+    transport: asyncio.BaseTransport | None = None
+    ended: bool = False
+    deadline: asyncio.TimerHandle | None = None
 
-    def close(self) -> None:
-        self.queue.put_nowait(None)
+    def offer(self, frame: Frame) -> bool:
+        """Queue a frame without waiting; False when the client is too slow (queue full)."""
+        if self.ended:
+            return True
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def end(self) -> None:
+        """Close after the frames already queued (deadline, replaced by a newer stream)."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection now (a client that does not read)."""
+        self.ended = True
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """A stream waiting for its device: by bearer token, or by a ticket's device id."""
+
+    token: str | None
+    device_id: uuid.UUID | None
 
 
 class Hub:
-    """The open streams of this process and the poller that feeds them."""
+    """The open streams of this process, the alerts in memory and the tasks that feed them."""
 
     def __init__(
         self,
@@ -99,12 +160,14 @@ class Hub:
         self.max_per_device = max_per_device
         self.by_device: dict[uuid.UUID, list[Stream]] = {}
         self.count = 0
-        self.seen: dict[int, float] = {}  # alert id -> monotonic time first seen
+        self.recent: dict[int, alerts.IssuedAlert] = {}  # the last hour's alerts, by id
+        self.primed = False
         self.executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="stream-db")
-        # The poller has a thread of its own: a wave of (re)connecting streams queues thousands
-        # of authentication and history reads, and a new alert must not wait behind them.
         self.poll_executor = ThreadPoolExecutor(1, thread_name_prefix="stream-poll")
+        self.opening: list[tuple[_Opening, asyncio.Future[tuple[Any, str | None]]]] = []
+        self.resolver: asyncio.Task[None] | None = None
         self.delivered = 0
+        self.dropped = 0
 
     async def db(self, fn: Callable[[Session], T], *, poller: bool = False) -> T:
         def run() -> T:
@@ -114,20 +177,69 @@ class Hub:
         executor = self.poll_executor if poller else self.executor
         return await asyncio.get_running_loop().run_in_executor(executor, run)
 
+    # --- opening -------------------------------------------------------------------------
+
+    async def resolve(self, opening: _Opening) -> tuple[uuid.UUID, str | None]:
+        """The device and heartbeat cell of an opening stream (batched with the other openings
+        waiting at the same time); raises ServiceError (401/403) like ``authenticate_device``."""
+        future: asyncio.Future[tuple[Any, str | None]] = asyncio.get_running_loop().create_future()
+        self.opening.append((opening, future))
+        if self.resolver is None or self.resolver.done():
+            self.resolver = asyncio.create_task(self._resolve_waiting())
+        found, cell = await future
+        if isinstance(found, ServiceError):
+            raise found
+        return found, cell
+
+    async def _resolve_waiting(self) -> None:
+        while self.opening:
+            batch = self.opening[:OPEN_BATCH_MAX]
+            del self.opening[:OPEN_BATCH_MAX]
+            openings = [o for o, _ in batch]
+            try:
+                results = await self.db(functools.partial(_resolve, openings=openings))
+            except Exception as exc:  # the database is down: each waiting stream gets a 503
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():  # else: the client went away meanwhile
+                    future.set_result(result)
+
     def full(self) -> bool:
         return self.count >= self.max_connections
 
-    def open(self, device_id: uuid.UUID) -> Stream:
-        stream = Stream(device_id, time.monotonic())
+    def open(
+        self, device_id: uuid.UUID, cell: str | None, since: int | None, max_s: float
+    ) -> Stream:
+        """Register a stream and queue its history, in one step (no await: see the module)."""
+        stream = Stream(device_id, cell, time.monotonic())
         streams = self.by_device.setdefault(device_id, [])
         streams.append(stream)
         self.count += 1
         while len(streams) > self.max_per_device:
-            streams.pop(0).close()
+            self._forget(streams.pop(0))
             self.count -= 1
+        history = alerts.device_history(
+            sorted(self.recent.values(), key=lambda a: a.alert_id),
+            cell,
+            now=self.clock.now(),
+            since_id=since,
+        )
+        for found in history:
+            stream.offer((found.alert.alert_id, sse_event(found)))
+        stream.deadline = asyncio.get_running_loop().call_later(max_s, stream.end)
         return stream
 
+    def _forget(self, stream: Stream) -> None:
+        stream.end()
+        if stream.deadline is not None:
+            stream.deadline.cancel()
+
     def release(self, stream: Stream) -> None:
+        if stream.deadline is not None:
+            stream.deadline.cancel()
         streams = self.by_device.get(stream.device_id)
         if streams and stream in streams:
             streams.remove(stream)
@@ -135,11 +247,7 @@ class Hub:
             if not streams:
                 del self.by_device[stream.device_id]
 
-    async def prime(self) -> None:
-        """Alerts already issued when the process starts are not news for live streams."""
-        now = self.clock.now()
-        for alert in await self.db(lambda s: alerts.recent_issued_alerts(s, now, RECENT_WINDOW_S)):
-            self.seen[alert.alert_id] = time.monotonic()
+    # --- new alerts ----------------------------------------------------------------------
 
     async def poll_forever(self) -> None:
         while True:
@@ -150,44 +258,118 @@ class Hub:
             await asyncio.sleep(POLL_INTERVAL_S)
 
     async def poll_once(self) -> int:
+        """Read the new alerts, keep them in memory, fan them out; returns frames queued."""
         started = time.monotonic()
         now = self.clock.now()
-        recent = await self.db(
-            lambda s: alerts.recent_issued_alerts(s, now, RECENT_WINDOW_S), poller=True
-        )
-        fresh = [a for a in recent if a.alert_id not in self.seen]
-        horizon = time.monotonic() - 2 * RECENT_WINDOW_S
-        self.seen = {k: t for k, t in self.seen.items() if t >= horizon}
-        if not fresh:
+        known = set(self.recent)
+        oldest = now - timedelta(seconds=alerts.DEFAULT_MAX_AGE_S)
+
+        def read(session: Session) -> tuple[dict[int, str], list[alerts.IssuedAlert]]:
+            statuses = alerts.alert_statuses(session, oldest)
+            unseen = [alert_id for alert_id in statuses if alert_id not in known]
+            return statuses, alerts.issued_alerts_by_id(session, unseen)
+
+        statuses, unseen = await self.db(read, poller=True)
+        read_s = time.monotonic() - started
+        # From here to the end of the fan-out: one step of the event loop (no await).
+        for alert_id, alert in list(self.recent.items()):
+            status = statuses.get(alert_id)
+            if status is None:  # older than the history
+                del self.recent[alert_id]
+            elif status != alert.event_status:  # withdrawn (or reinstated) since
+                self.recent[alert_id] = replace(alert, event_status=status)
+        fresh = [a for a in unseen if a.alert_id not in self.recent]
+        for alert in fresh:
+            self.recent[alert.alert_id] = alert
+        if not fresh or not self.primed:
+            self.primed = True  # alerts issued before the process started are history only
             return 0
-        for alert in fresh:
-            self.seen[alert.alert_id] = time.monotonic()
-        devices = list(self.by_device)
-        cells = (
-            await self.db(lambda s: alerts.device_cells(s, devices), poller=True) if devices else {}
-        )
-        by_cell: dict[str, list[uuid.UUID]] = {}
-        for device_id, cell in cells.items():
-            by_cell.setdefault(cell, []).append(device_id)
-        sent = 0
-        for alert in fresh:
-            coverage = alerts.AlertCoverage(alert.cells)
-            for cell, device_ids in by_cell.items():
-                found = alerts.device_alert(alert, coverage, cell, now)
-                if found is None:
-                    continue
-                for device_id in device_ids:
-                    for stream in self.by_device.get(device_id, ()):
-                        stream.queue.put_nowait(found)
-                        sent += 1
+        queued = self.fan_out(fresh, now)
         log.info(
-            "alerts %s: queued for %d of %d streams %.3f s after the poll started",
+            "alerts %s: queued for %d of %d streams %.3f s after the poll started "
+            "(read %.3f s, fan-out %.3f s)",
             [a.alert_id for a in fresh],
-            sent,
+            queued,
             self.count,
             time.monotonic() - started,
+            read_s,
+            time.monotonic() - started - read_s,
         )
-        return sent
+        return queued
+
+    def fan_out(self, fresh: list[alerts.IssuedAlert], now: Any) -> int:
+        queued = 0
+        for alert in fresh:
+            coverage = alerts.AlertCoverage(alert.cells)
+            frames: dict[str, bytes | None] = {}  # device cell -> this alert's event for it
+            for streams in self.by_device.values():
+                for stream in streams:
+                    cell = stream.cell
+                    if cell is None:
+                        continue
+                    if cell not in frames:
+                        found = alerts.device_alert(alert, coverage, cell, now)
+                        frames[cell] = None if found is None else sse_event(found)
+                    frame = frames[cell]
+                    if frame is None:
+                        continue
+                    if stream.offer((alert.alert_id, frame)):
+                        queued += 1
+                    else:
+                        stream.abort()
+                        self.dropped += 1
+        return queued
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    async def refresh_cells_forever(self) -> None:
+        """Follow devices that moved: re-read the heartbeat cells of the open streams."""
+        while True:
+            await asyncio.sleep(CELL_REFRESH_S)
+            devices = list(self.by_device)
+            try:
+                cells = await self.db(functools.partial(alerts.device_cells, device_ids=devices))
+            except Exception:
+                log.exception("heartbeat cell refresh failed")
+                continue
+            for device_id, cell in cells.items():
+                for stream in self.by_device.get(device_id, ()):
+                    stream.cell = cell
+
+    async def keep_alive_forever(self) -> None:
+        """A comment on every stream idle for ``KEEPALIVE_INTERVAL_S`` (proxies and NATs
+        close silent connections), in slices so that a new alert never waits long behind it."""
+        while True:
+            interval = KEEPALIVE_INTERVAL_S
+            await asyncio.sleep(min(1.0, interval / 4))
+            due = time.monotonic() - interval
+            handled = 0
+            for streams in list(self.by_device.values()):
+                for stream in streams:
+                    if stream.last_write <= due and stream.queue.empty():
+                        stream.offer((0, KEEPALIVE))
+                        stream.last_write = time.monotonic()  # queued: not due again at once
+                handled += len(streams)
+                if handled >= SWEEP_SLICE:
+                    handled = 0
+                    await asyncio.sleep(0)
+
+
+def _resolve(
+    session: Session, openings: list[_Opening]
+) -> list[tuple[uuid.UUID | ServiceError, str | None]]:
+    """Device (or the authentication error) and heartbeat cell of each opening stream."""
+    by_token = [o.token for o in openings if o.device_id is None]
+    authenticated = iter(authenticate_devices(session, by_token))
+    devices: list[uuid.UUID | ServiceError] = []
+    for opening in openings:
+        if opening.device_id is not None:
+            devices.append(opening.device_id)
+            continue
+        found: AuthenticatedDevice | ServiceError = next(authenticated)
+        devices.append(found.device_id if isinstance(found, AuthenticatedDevice) else found)
+    cells = alerts.device_cells(session, [d for d in devices if isinstance(d, uuid.UUID)])
+    return [(d, cells.get(d) if isinstance(d, uuid.UUID) else None) for d in devices]
 
 
 def _problem(
@@ -224,21 +406,23 @@ class _Invalid(Exception):
         self.errors = errors
 
 
-async def _device(request: web.Request, hub: Hub, settings: Settings) -> uuid.UUID:
+async def _device(
+    request: web.Request, hub: Hub, settings: Settings
+) -> tuple[uuid.UUID, str | None]:
+    """The stream's device and its heartbeat cell."""
     ticket = request.query.get("ticket")
     if ticket is not None:
         device_id = stream_tickets.verify(settings.secret_key, ticket)
         if device_id is None:
             raise _Denied(401, "invalid or expired stream ticket")
-        return device_id
+        return await hub.resolve(_Opening(None, device_id))
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     token = raw.strip() if scheme.lower() == "bearer" else None
     try:
-        device = await hub.db(lambda s: authenticate_device(s, token))
+        return await hub.resolve(_Opening(token or None, None))
     except ServiceError as exc:
         raise _Denied(exc.status, str(exc)) from None
-    return device.device_id
 
 
 class _Denied(Exception):
@@ -251,7 +435,7 @@ async def stream_alerts(request: web.Request) -> web.StreamResponse:
     hub: Hub = request.app[HUB]
     settings: Settings = request.app[SETTINGS]
     try:
-        device_id = await _device(request, hub, settings)
+        device_id, cell = await _device(request, hub, settings)
         query = StreamQuery.model_validate({k: v for k, v in request.query.items()})
         since = _since(request, query)
     except _Denied as exc:
@@ -266,6 +450,15 @@ async def stream_alerts(request: web.Request) -> web.StreamResponse:
         return _problem(
             request, 422, "Unprocessable Content", "invalid Last-Event-ID header", exc.errors
         )
+    except Exception:  # the database is unreachable: the client retries later
+        log.exception("stream open failed")
+        return _problem(
+            request,
+            503,
+            "Service Unavailable",
+            "the database is unavailable; retry later",
+            headers={"Retry-After": str(DB_RETRY_AFTER_S)},
+        )
     if hub.full():
         return _problem(
             request,
@@ -274,16 +467,14 @@ async def stream_alerts(request: web.Request) -> web.StreamResponse:
             "too many open alert streams on this server; retry later",
             headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
         )
-    stream = hub.open(device_id)
+    stream = hub.open(device_id, cell, since, query.max_s)
     try:
-        return await _serve(request, hub, stream, since, query.max_s)
+        return await _serve(request, hub, stream)
     finally:
         hub.release(stream)
 
 
-async def _serve(
-    request: web.Request, hub: Hub, stream: Stream, since: int | None, max_s: float
-) -> web.StreamResponse:
+async def _serve(request: web.Request, hub: Hub, stream: Stream) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": SSE_MIME,
@@ -292,41 +483,30 @@ async def _serve(
         }
     )
     await response.prepare(request)
-    deadline = stream.opened_at + max_s
+    stream.transport = request.transport
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
         await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
-        now = hub.clock.now()
-        page = await hub.db(
-            lambda s: alerts.alerts_for_device(s, stream.device_id, now=now, since_id=since)
-        )
-        for found in page.alerts:
-            stream.sent.add(found.alert.alert_id)
-            await response.write(sse_event(found))
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            item = await stream.queue.get()
+            if item is None:  # deadline, replaced by a newer stream, or dropped
                 break
-            try:
-                item = await asyncio.wait_for(
-                    stream.queue.get(), timeout=min(left, KEEPALIVE_INTERVAL_S)
-                )
-            except TimeoutError:
-                if time.monotonic() < deadline:
-                    await response.write(b": keep-alive\n\n")
-                continue
-            if item is None:  # replaced by a newer stream of the same device
-                break
-            if item.alert.alert_id in stream.sent:
-                continue
-            stream.sent.add(item.alert.alert_id)
-            await response.write(sse_event(item))
-            hub.delivered += 1
+            alert_id, frame = item
+            if alert_id:
+                if alert_id in stream.sent:
+                    continue
+                stream.sent.add(alert_id)
+            await response.write(frame)
+            stream.last_write = time.monotonic()
+            if alert_id:
+                hub.delivered += 1
     return response
 
 
 async def healthz(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
-    return web.json_response({"status": "ok", "streams": hub.count})
+    return web.json_response(
+        {"status": "ok", "streams": hub.count, "delivered": hub.delivered, "dropped": hub.dropped}
+    )
 
 
 HUB = web.AppKey("hub", Hub)
@@ -348,12 +528,19 @@ def make_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
 
     async def lifecycle(app: web.Application) -> Any:
-        await hub.prime()
-        poller = asyncio.create_task(hub.poll_forever())
+        with contextlib.suppress(Exception):  # no database yet: the poller keeps trying
+            await hub.poll_once()  # the alerts issued before the start: history, not news
+        tasks = [
+            asyncio.create_task(hub.poll_forever()),
+            asyncio.create_task(hub.keep_alive_forever()),
+            asyncio.create_task(hub.refresh_cells_forever()),
+        ]
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         hub.executor.shutdown(wait=False)
         hub.poll_executor.shutdown(wait=False)
         engine.dispose()

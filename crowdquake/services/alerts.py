@@ -242,6 +242,60 @@ def device_cells(session: Session, device_ids: Sequence[uuid.UUID]) -> dict[uuid
     return found
 
 
+def alert_statuses(session: Session, issued_after: datetime) -> dict[int, str]:
+    """Alert id -> event status of the alerts issued after ``issued_after`` (the newest
+    ``SCAN_LIMIT``): the stream server's cheap poll, which fetches in full only the ids it has
+    not seen yet."""
+    rows = session.execute(
+        select(Alert.id, Event.status)
+        .join(Event, Event.id == Alert.event_id)
+        .where(Alert.issued_at >= issued_after)
+        .order_by(Alert.id.desc())
+        .limit(SCAN_LIMIT)
+    )
+    return {int(row.id): str(row.status) for row in rows}
+
+
+def issued_alerts_by_id(session: Session, alert_ids: Sequence[int]) -> list[IssuedAlert]:
+    """The alerts with these ids (withdrawn ones included: the caller keeps the status), by id."""
+    if not alert_ids:
+        return []
+    rows = session.execute(
+        _issued_alerts().where(Alert.id.in_(list(alert_ids))).order_by(Alert.id)
+    ).all()
+    return [_to_issued(*row) for row in rows]
+
+
+def device_history(
+    recent: Sequence[IssuedAlert],
+    cell: str | None,
+    *,
+    now: datetime,
+    since_id: int | None = None,
+    window_s: float = DEFAULT_WINDOW_S,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    limit: int = DEFAULT_LIMIT,
+) -> list[DeviceAlert]:
+    """``alerts_for_device(...).alerts`` computed from alerts already in memory (``recent``:
+    every alert issued in the last ``max_age_s``, by id) for a device in ``cell``."""
+    oldest = now - timedelta(seconds=max_age_s)
+    if since_id is None:
+        oldest = max(oldest, now - timedelta(seconds=window_s))
+    found: list[DeviceAlert] = []
+    for alert in recent:
+        if len(found) == limit:
+            break
+        if alert.issued_at < oldest or (since_id is not None and alert.alert_id <= since_id):
+            continue
+        if cell is None or alert.event_status in WITHDRAWN_STATUSES:
+            continue
+        forecast = forecast_for_cell(cell, alert.cells)
+        if forecast is not None:
+            warning_s = (forecast.s_arrival_time - now).total_seconds()
+            found.append(DeviceAlert(alert, forecast, warning_s))
+    return found
+
+
 def device_alert(
     alert: IssuedAlert, coverage: AlertCoverage, cell: str | None, now: datetime
 ) -> DeviceAlert | None:

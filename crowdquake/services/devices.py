@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.trust import device_trust
-from crowdquake.services.errors import Forbidden, Unauthorized
+from crowdquake.services.errors import Forbidden, ServiceError, Unauthorized
 from crowdquake.storage.models import Device, EventTrigger, Trigger
 
 PLATFORMS = ("android", "ios", "other")
@@ -115,6 +116,47 @@ def authenticate_device(session: Session, token: str | None) -> AuthenticatedDev
     if device.status != "active":
         raise Forbidden(f"device is {device.status}")
     return AuthenticatedDevice(device_id=device.id, model_version=device.model_version)
+
+
+def authenticate_devices(
+    session: Session, tokens: Sequence[str | None]
+) -> list[AuthenticatedDevice | ServiceError]:
+    """``authenticate_device`` for many tokens with one read (the stream server resolves a wave
+    of opening streams in batches): per token, the device or the error it would raise."""
+    parsed: list[tuple[uuid.UUID, str] | ServiceError] = []
+    for token in tokens:
+        if not token:
+            parsed.append(Unauthorized("missing bearer token"))
+            continue
+        device_part, _, secret = token.partition(".")
+        try:
+            parsed.append((uuid.UUID(device_part), secret))
+        except ValueError:
+            parsed.append(Unauthorized("malformed token"))
+    ids = [p[0] for p in parsed if isinstance(p, tuple)]
+    found = (
+        {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))} if ids else {}
+    )
+    results: list[AuthenticatedDevice | ServiceError] = []
+    for item in parsed:
+        if not isinstance(item, tuple):
+            results.append(item)
+            continue
+        device = found.get(item[0])
+        secret = item[1]
+        if (
+            device is None
+            or not secret
+            or not hmac.compare_digest(device.token_hash, _digest(secret))
+        ):
+            results.append(Unauthorized("invalid token"))
+        elif device.status != "active":
+            results.append(Forbidden(f"device is {device.status}"))
+        else:
+            results.append(
+                AuthenticatedDevice(device_id=device.id, model_version=device.model_version)
+            )
+    return results
 
 
 def set_device_status(session: Session, device_id: uuid.UUID, status: str) -> None:
