@@ -12,9 +12,10 @@ an idle coroutine, not a thread or a process, and cannot take a request slot fro
 - Fan-out in memory, one encoding per alert and cell: a new alert is matched against the cells
   of the open streams (each stream's device cell, read when it opens and refreshed every
   ``CELL_REFRESH_S``: a heartbeat cell is itself minutes old), encoded once per distinct cell,
-  and the same bytes go into every concerned stream's bounded queue. Nothing in the fan-out
-  waits for a client: a stream whose queue is full (``QUEUE_MAX`` frames: the client does not
-  read) is aborted and reconnects later with ``Last-Event-ID``.
+  and the hub writes the same bytes to every concerned stream's socket itself: no coroutine
+  per stream wakes. Nothing waits for a client: a stream whose unsent bytes exceed
+  ``WRITE_BUFFER_MAX`` (the kernel's socket buffer is full: the client does not read) is
+  aborted, and reconnects later with ``Last-Event-ID``.
 - Opening costs no query of its own: opening streams are resolved in batches (token check,
   status and heartbeat cell of up to ``OPEN_BATCH_MAX`` devices in one read), and the history
   after ``Last-Event-ID`` (or ``since``) is computed from the alerts in memory with the rules of
@@ -24,7 +25,8 @@ an idle coroutine, not a thread or a process, and cannot take a request slot fro
   skipped, so an alert is never sent twice on one stream; resuming with the last id received
   loses nothing.
 - ``: keep-alive`` comments after ``KEEPALIVE_INTERVAL_S`` without a write, from one sweeper
-  task that yields between slices (no per-stream timer); the stream closes after ``max_s``.
+  task (no per-stream timer), which also ends the streams whose client went away; the stream
+  closes after ``max_s``.
 - Caps: ``CROWDQUAKE_STREAM_MAX_CONNECTIONS`` per process (more: 503 + Retry-After) and
   ``CROWDQUAKE_STREAM_MAX_PER_DEVICE`` per device (a new stream closes the device's oldest: a
   phone that changed networks must not be locked out by its own dead connection).
@@ -52,7 +54,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,8 +82,11 @@ BUSY_RETRY_AFTER_S = 5
 DB_RETRY_AFTER_S = 2
 DB_THREADS = 2
 OPEN_BATCH_MAX = 500
-# Frames waiting for one client: the whole history (``GET /alerts``'s limit) plus live alerts.
+# Frames waiting for a stream that is not live yet: its history (``GET /alerts``'s limit) and
+# the alerts of that moment.
 QUEUE_MAX = alerts.DEFAULT_LIMIT + 28
+# Bytes the kernel would not take for one client (its socket buffer is full): it does not read.
+WRITE_BUFFER_MAX = 64 * 1024
 SWEEP_SLICE = 500  # streams handled between two yields to the event loop
 
 
@@ -91,49 +96,64 @@ def sse_event(found: alerts.DeviceAlert) -> bytes:
     return f"id: {found.alert.alert_id}\nevent: alert\ndata: {data}\n\n".encode()
 
 
-# A queued frame: (alert id, bytes); alert id 0 for a keep-alive comment; None ends the stream.
-Frame = tuple[int, bytes]
+def chunk(frame: bytes) -> bytes:
+    """``frame`` as one HTTP/1.1 chunk (a stream to an HTTP/1.1 client is chunked)."""
+    return b"%x\r\n%s\r\n" % (len(frame), frame)
+
+
+KEEPALIVE_CHUNK = chunk(KEEPALIVE)
 
 
 @dataclass(eq=False)
 class Stream:
+    """One open stream. Until it is live (headers, ``retry:`` and history written by its
+    handler) frames wait in ``pending``; from then on the hub writes to the socket itself, so
+    a new alert or a keep-alive wakes no coroutine."""
+
     device_id: uuid.UUID
     cell: str | None
     opened_at: float
-    queue: asyncio.Queue[Frame | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
+    done: asyncio.Future[None]
     sent: set[int] = field(default_factory=set)
+    pending: list[bytes] = field(default_factory=list)
     last_write: float = field(default_factory=time.monotonic)
-    transport: asyncio.BaseTransport | None = None
-    ended: bool = False
+    transport: asyncio.Transport | None = None
+    chunked: bool = False
+    live: bool = False
     deadline: asyncio.TimerHandle | None = None
 
-    def offer(self, frame: Frame) -> bool:
-        """Queue a frame without waiting; False when the client is too slow (queue full)."""
-        if self.ended:
+    def send(self, alert_id: int, frame: bytes, framed: bytes) -> bool:
+        """Write one SSE frame (``framed``: the same as a chunk) without waiting; alert id 0
+        for a comment. False when the client does not read (the caller drops it)."""
+        if self.done.done():
             return True
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if alert_id:
+            if alert_id in self.sent:
+                return True
+            self.sent.add(alert_id)
+        if not self.live:
+            self.pending.append(frame)
+            return len(self.pending) <= QUEUE_MAX
+        transport = self.transport
+        if transport is None or transport.is_closing():  # the client went away
+            self.end()
+            return True
+        if transport.get_write_buffer_size() > WRITE_BUFFER_MAX:
             return False
+        transport.write(framed if self.chunked else frame)
+        self.last_write = time.monotonic()
         return True
 
     def end(self) -> None:
-        """Close after the frames already queued (deadline, replaced by a newer stream)."""
-        if self.ended:
-            return
-        self.ended = True
-        try:
-            self.queue.put_nowait(None)
-        except asyncio.QueueFull:
-            self.abort()
+        """Finish the response (deadline, replaced by a newer stream, client gone)."""
+        if not self.done.done():
+            self.done.set_result(None)
 
     def abort(self) -> None:
         """Drop the connection now (a client that does not read)."""
-        self.ended = True
         if self.transport is not None:
-            self.transport.abort()  # type: ignore[attr-defined]
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
+            self.transport.abort()
+        self.end()
 
 
 @dataclass(frozen=True)
@@ -214,7 +234,8 @@ class Hub:
         self, device_id: uuid.UUID, cell: str | None, since: int | None, max_s: float
     ) -> Stream:
         """Register a stream and queue its history, in one step (no await: see the module)."""
-        stream = Stream(device_id, cell, time.monotonic())
+        loop = asyncio.get_running_loop()
+        stream = Stream(device_id, cell, time.monotonic(), loop.create_future())
         streams = self.by_device.setdefault(device_id, [])
         streams.append(stream)
         self.count += 1
@@ -228,8 +249,9 @@ class Hub:
             since_id=since,
         )
         for found in history:
-            stream.offer((found.alert.alert_id, sse_event(found)))
-        stream.deadline = asyncio.get_running_loop().call_later(max_s, stream.end)
+            frame = sse_event(found)
+            stream.send(found.alert.alert_id, frame, frame)
+        stream.deadline = loop.call_later(max_s, stream.end)
         return stream
 
     def _forget(self, stream: Stream) -> None:
@@ -284,16 +306,20 @@ class Hub:
         if not fresh or not self.primed:
             self.primed = True  # alerts issued before the process started are history only
             return 0
+        cpu_started = time.thread_time()
         queued = self.fan_out(fresh, now)
+        self.delivered += queued
+        # CPU seconds next to wall seconds: on a busy machine the gap is time waiting for a core.
         log.info(
-            "alerts %s: queued for %d of %d streams %.3f s after the poll started "
-            "(read %.3f s, fan-out %.3f s)",
+            "alerts %s: written to %d of %d streams %.3f s after the poll started "
+            "(read %.3f s, fan-out %.3f s, fan-out CPU %.3f s)",
             [a.alert_id for a in fresh],
             queued,
             self.count,
             time.monotonic() - started,
             read_s,
             time.monotonic() - started - read_s,
+            time.thread_time() - cpu_started,
         )
         return queued
 
@@ -301,7 +327,8 @@ class Hub:
         queued = 0
         for alert in fresh:
             coverage = alerts.AlertCoverage(alert.cells)
-            frames: dict[str, bytes | None] = {}  # device cell -> this alert's event for it
+            # device cell -> this alert's event for it (as is, and as a chunk)
+            frames: dict[str, tuple[bytes, bytes] | None] = {}
             for streams in self.by_device.values():
                 for stream in streams:
                     cell = stream.cell
@@ -309,11 +336,12 @@ class Hub:
                         continue
                     if cell not in frames:
                         found = alerts.device_alert(alert, coverage, cell, now)
-                        frames[cell] = None if found is None else sse_event(found)
-                    frame = frames[cell]
-                    if frame is None:
+                        frame = None if found is None else sse_event(found)
+                        frames[cell] = None if frame is None else (frame, chunk(frame))
+                    encoded = frames[cell]
+                    if encoded is None:
                         continue
-                    if stream.offer((alert.alert_id, frame)):
+                    if stream.send(alert.alert_id, *encoded):
                         queued += 1
                     else:
                         stream.abort()
@@ -338,7 +366,7 @@ class Hub:
 
     async def keep_alive_forever(self) -> None:
         """A comment on every stream idle for ``KEEPALIVE_INTERVAL_S`` (proxies and NATs
-        close silent connections), in slices so that a new alert never waits long behind it."""
+        close silent connections); also ends the streams whose client went away."""
         while True:
             interval = KEEPALIVE_INTERVAL_S
             await asyncio.sleep(min(1.0, interval / 4))
@@ -346,9 +374,15 @@ class Hub:
             handled = 0
             for streams in list(self.by_device.values()):
                 for stream in streams:
-                    if stream.last_write <= due and stream.queue.empty():
-                        stream.offer((0, KEEPALIVE))
-                        stream.last_write = time.monotonic()  # queued: not due again at once
+                    if not stream.live:
+                        continue
+                    if stream.transport is None or stream.transport.is_closing():
+                        stream.end()  # the client went away: free its slot now
+                    elif stream.last_write <= due and not stream.send(
+                        0, KEEPALIVE, KEEPALIVE_CHUNK
+                    ):
+                        stream.abort()
+                        self.dropped += 1
                 handled += len(streams)
                 if handled >= SWEEP_SLICE:
                     handled = 0
@@ -482,23 +516,28 @@ async def _serve(request: web.Request, hub: Hub, stream: Stream) -> web.StreamRe
             "X-Accel-Buffering": "no",  # nginx would otherwise buffer the stream
         }
     )
+    chunked = request.version >= HttpVersion11  # HTTP/1.0: the body ends with the connection
+    if chunked:
+        response.enable_chunked_encoding()
     await response.prepare(request)
-    stream.transport = request.transport
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-        await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
+        head = f"retry: {RECONNECT_MS}\n\n".encode()
         while True:
-            item = await stream.queue.get()
-            if item is None:  # deadline, replaced by a newer stream, or dropped
+            frames, stream.pending = stream.pending, []
+            hub.delivered += sum(1 for f in frames if f.startswith(b"id: "))
+            await response.write(head + b"".join(frames))
+            head = b""
+            if not stream.pending:
                 break
-            alert_id, frame = item
-            if alert_id:
-                if alert_id in stream.sent:
-                    continue
-                stream.sent.add(alert_id)
-            await response.write(frame)
-            stream.last_write = time.monotonic()
-            if alert_id:
-                hub.delivered += 1
+        # No await since the last pending frame was taken: from now on the hub writes.
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return response
+        stream.transport = transport  # type: ignore[assignment]
+        stream.chunked = chunked
+        stream.live = True
+        stream.last_write = time.monotonic()
+        await stream.done
     return response
 
 

@@ -232,7 +232,7 @@ def bench_streams(
             "stream": f"127.0.0.1:{stream_port}",
             "via_api": via_api,
             "tokens": tokens,
-            "concurrency": 200,
+            "concurrency": 500,
             "open_timeout_s": open_timeout_s,
         }
         clients.stdin.write(json.dumps(config) + "\n")
@@ -280,6 +280,11 @@ def bench_streams(
         stop(server)
         engine.dispose()
     ratio = loaded.requests_per_s / alone.requests_per_s
+    fan_outs = [
+        line.split('"msg": "', 1)[-1].rstrip('"}')
+        for line in (workdir / "web.log").read_text(errors="replace").splitlines()
+        if "written to" in line and "stream_server" in line
+    ]
     click.echo(
         f"\nstream server: {stream_processes} process(es); web: gunicorn {workers}x{threads}; "
         f"PostgreSQL; wrk {connections} connections; streams opened {how}"
@@ -301,6 +306,8 @@ def bench_streams(
         )
     else:
         click.echo("alert delivery after commit:  no stream received the alert")
+    for line in fan_outs:  # one per stream process
+        click.echo(f"stream server: {line}")
     p95 = _percentile(delays, 0.95) if delays else float("inf")
     click.echo(_goal(n_open >= 10_000 and len(delays) == n_open, "10,000 streams all served"))
     click.echo(_goal(p95 <= 1.0 and len(delays) == n_open, "p95 delivery <= 1 s to all"))
