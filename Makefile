@@ -16,7 +16,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock wheel demo test test-fast lint format migrate serve worker openapi bench bench-ingest \
-	bench-pipeline bench-association bench-edge bench-feeds bench-streams evaluate edge-model edge-evaluate clean
+	bench-pipeline bench-association bench-edge bench-feeds bench-streams bench-soak evaluate edge-model edge-evaluate clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -108,6 +108,9 @@ bench-feeds: $(BENCH_STAMP) ## Cached GeoJSON feed req/s and FDSN query p95 over
 
 bench-streams: $(BENCH_STAMP) ## 10,000 open alert streams: delivery after commit, ingest with vs without
 	$(BIN)/crowdquake bench streams
+
+bench-soak: $(BENCH_STAMP) ## Stack under phone load with PostgreSQL/worker/Redis faults (3 min)
+	$(BIN)/crowdquake bench soak
 
 # PyOcto (a baseline) pins numpy<2 on Python 3.11 (the supported Python; the service runs on
 # numpy 2), so it lives in its own virtualenv.

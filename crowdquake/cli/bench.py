@@ -13,6 +13,7 @@ BENCHES: dict[str, str] = {
     "edge": "crowdquake.cli.bench_edge:bench_edge",
     "feeds": "crowdquake.cli.bench_feeds:bench_feeds",
     "streams": "crowdquake.cli.bench_streams:bench_streams",
+    "soak": "crowdquake.cli.bench_soak:bench_soak",
 }
 
 
