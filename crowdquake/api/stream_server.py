@@ -533,7 +533,7 @@ async def _serve(request: web.Request, hub: Hub, stream: Stream) -> web.StreamRe
         transport = request.transport
         if transport is None or transport.is_closing():
             return response
-        stream.transport = transport  # type: ignore[assignment]
+        stream.transport = transport
         stream.chunked = chunked
         stream.live = True
         stream.last_write = time.monotonic()

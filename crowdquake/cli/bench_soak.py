@@ -273,7 +273,7 @@ async def _soak(
         until = time.monotonic() + duration_s
         offsets = [duration_s * f for f in (0.1, 0.2, 0.35, 0.55, 0.75)]
         injector = asyncio.create_task(_inject(stack, engine, offsets, downs, redis))
-        load = [
+        load: list[asyncio.Task[Any]] = [
             asyncio.create_task(sim.heartbeats(until, heartbeat_s)),
             asyncio.create_task(sim.background(until, trigger_rate)),
         ]
