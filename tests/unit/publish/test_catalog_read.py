@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
-from tests.catalog_seed import Quake, add_quake
 
 from crowdquake.services.catalog import CatalogQuery, TooManyEvents, published_events
 from crowdquake.storage.catalog import EventFilter
 from crowdquake.storage.models import AuditLog
+from tests.factories import Quake, add_quake
 
 
 def _seed(session: Session, now: datetime) -> None:
