@@ -11,10 +11,9 @@ so it is replaced by ``/``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 from crowdquake.services.catalog import MAGNITUDE_TYPE, PublishedEvent
-from crowdquake.services.formats.quakeml import place_name
+from crowdquake.services.formats.quakeml import iso_time, place_name
 
 TEXT_MIME = "text/plain"
 HEADER = (
@@ -28,28 +27,23 @@ def _clean(value: str) -> str:
 
 
 def text_line(event: PublishedEvent, *, agency: str, catalog_id: str) -> str:
+    """One line; ``agency`` and ``catalog_id`` must already be cleaned (:func:`_clean`)."""
     o = event.preferred
-    magnitude = "" if o.magnitude is None else f"{o.magnitude:.2f}"
+    public_id = _clean(event.public_id)
+    if o.magnitude is None:
+        magnitude_fields = "||"
+    else:
+        magnitude_fields = f"{MAGNITUDE_TYPE}|{o.magnitude:.2f}|{agency}"
     event_type = "not existing" if event.evaluation_status == "rejected" else "earthquake"
-    fields = [
-        event.public_id,
-        o.origin_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
-        f"{o.lat_deg:.5f}",
-        f"{o.lon_deg:.5f}",
-        f"{o.depth_km:.3f}",
-        agency,
-        catalog_id,
-        agency,
-        event.public_id,
-        MAGNITUDE_TYPE if o.magnitude is not None else "",
-        magnitude,
-        agency if o.magnitude is not None else "",
-        place_name(o.lat_deg, o.lon_deg),
-        event_type,
-    ]
-    return "|".join(_clean(f) for f in fields)
+    time = iso_time(o.origin_time)[:-1]
+    return (
+        f"{public_id}|{time}|{o.lat_deg:.5f}|{o.lon_deg:.5f}|{o.depth_km:.3f}|"
+        f"{agency}|{catalog_id}|{agency}|{public_id}|{magnitude_fields}|"
+        f"{place_name(o.lat_deg, o.lon_deg)}|{event_type}"
+    )
 
 
 def render_text(events: Sequence[PublishedEvent], *, agency: str, catalog_id: str) -> bytes:
+    agency, catalog_id = _clean(agency), _clean(catalog_id)
     lines = [HEADER, *(text_line(e, agency=agency, catalog_id=catalog_id) for e in events)]
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -38,7 +38,9 @@ def iso_time(value: datetime) -> str:
     >>> iso_time(datetime(2026, 11, 25, 12, 0, 1, 250_000, tzinfo=UTC))
     '2026-11-25T12:00:01.250000Z'
     """
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return f"{value.replace(tzinfo=None).isoformat(timespec='microseconds')}Z"
 
 
 def _num(value: float) -> str:
