@@ -46,6 +46,20 @@ if TYPE_CHECKING:
 )
 @click.option("--limit", type=int, default=None, help="Only the first N scenarios (debugging).")
 @click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["earthquake", "noise", "lookalike"]),
+    help="Only scenarios of these kinds (standard/smoke; repeatable).",
+)
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Only every N-th selected scenario, in suite order (a systematic sample).",
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=os.cpu_count() or 1,
@@ -73,6 +87,8 @@ def evaluate(
     plot_dir: Path | None,
     method_names: tuple[str, ...],
     limit: int | None,
+    kinds: tuple[str, ...],
+    every: int,
     jobs: int,
     n_seeds: int,
     k_grid: str,
@@ -81,7 +97,7 @@ def evaluate(
     if suite_name == "attacks":
         _attacks(seed, n_seeds, k_grid, json_path, plot_dir, method_names, jobs)
         return
-    from crowdquake.sim.harness import run_suite
+    from crowdquake.sim.harness import run_suite, select_indices
     from crowdquake.sim.methods import all_methods
     from crowdquake.sim.report import table, write_json, write_plots
     from crowdquake.sim.suites import SUITES
@@ -90,8 +106,8 @@ def evaluate(
     if not methods:
         names = ", ".join(method_names)
         raise click.BadParameter(f"no such method: {names}", param_hint="--method")
-    n = len(SUITES[suite_name](seed).specs)
-    n = min(n, limit) if limit else n
+    kind_set = frozenset(kinds) or None
+    n = len(select_indices(SUITES[suite_name](seed), limit, kind_set, every))
     interactive = sys.stderr.isatty()
     t0 = time.perf_counter()
 
@@ -105,7 +121,16 @@ def evaluate(
             click.echo(f"[{i + 1}/{n}] {spec.name} {elapsed:.0f} s", err=True)
 
     with click.progressbar(length=n, label=f"suite {suite_name}", file=sys.stderr) as bar:
-        result = run_suite(suite_name, seed, methods, progress=log, limit=limit, jobs=jobs)
+        result = run_suite(
+            suite_name,
+            seed,
+            methods,
+            progress=log,
+            limit=limit,
+            jobs=jobs,
+            kinds=kind_set,
+            every=every,
+        )
     click.echo(table(result))
     click.echo(f"wall time {result.wall_s:.1f} s, {result.n_triggers_simulated} triggers simulated")
     write_json(result, json_path)

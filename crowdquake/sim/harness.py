@@ -73,12 +73,16 @@ def run_suite(
     progress: ProgressFn | None = None,
     limit: int | None = None,
     jobs: int = 1,
+    kinds: frozenset[str] | None = None,
+    every: int = 1,
 ) -> SuiteResult:
     """Run every scenario of the suite through every method; ``jobs`` > 1 spreads scenarios
     over that many processes (each rebuilds its populations from the seed, so the result is
-    the same as with one process)."""
+    the same as with one process). ``limit``, ``kinds`` and ``every`` select scenarios
+    (``select_indices``); a selected scenario is the same as in the whole suite."""
     suite: Suite = SUITES[name](seed)
-    specs = list(suite.specs)[:limit] if limit else list(suite.specs)
+    indices = select_indices(suite, limit, kinds, every)
+    specs = [suite.specs[i] for i in indices]
     methods = list(methods) if methods is not None else all_methods()
     runnable = [m for m in methods if m.available is None]
     result = SuiteResult(
@@ -94,7 +98,7 @@ def run_suite(
         _init_worker(name, seed, runnable)
         try:
             for i in range(len(specs)):
-                done[i] = _run_index(i)
+                done[i] = _run_index(indices[i])
                 if progress is not None:
                     progress(i, specs[i])
         finally:
@@ -104,7 +108,7 @@ def run_suite(
         with ProcessPoolExecutor(
             jobs, mp_context=ctx, initializer=_init_worker, initargs=(name, seed, runnable)
         ) as pool:
-            futures = {pool.submit(_run_index, i): i for i in range(len(specs))}
+            futures = {pool.submit(_run_index, indices[i]): i for i in range(len(specs))}
             for n_done, future in enumerate(as_completed(futures)):
                 i = futures[future]
                 done[i] = future.result()
@@ -118,6 +122,20 @@ def run_suite(
         result.errors.extend(run.errors)
     result.wall_s = time.perf_counter() - t0
     return result
+
+
+def select_indices(
+    suite: Suite, limit: int | None = None, kinds: frozenset[str] | None = None, every: int = 1
+) -> list[int]:
+    """Suite indices run: the first ``limit``, of these ``kinds`` (earthquake, noise,
+    lookalike), then every ``every``-th of those (a systematic sample across regions,
+    penetrations and magnitude bands, in suite order)."""
+    indices = list(range(len(suite.specs)))
+    if limit:
+        indices = indices[:limit]
+    if kinds:
+        indices = [i for i in indices if suite.specs[i].kind in kinds]
+    return indices[:: max(every, 1)]
 
 
 @dataclass
