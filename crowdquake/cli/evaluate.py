@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from crowdquake.sim.attack_suite import AttackSuiteResult
     from crowdquake.sim.scenario import ScenarioSpec
 
 
@@ -80,6 +81,14 @@ if TYPE_CHECKING:
     show_default=True,
     help="attacks: comma-separated numbers of fake phones to try.",
 )
+@click.option(
+    "--from-partial",
+    "partial_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="attacks: run nothing; tabulate the runs a (cut-short) grid saved in its "
+    "OUT.partial.jsonl (the table says which tasks it has).",
+)
 def evaluate(
     suite_name: str,
     seed: int,
@@ -92,10 +101,11 @@ def evaluate(
     jobs: int,
     n_seeds: int,
     k_grid: str,
+    partial_path: Path | None,
 ) -> None:
     """Simulate the suite, replay every scenario through every method, print and save metrics."""
     if suite_name == "attacks":
-        _attacks(seed, n_seeds, k_grid, json_path, plot_dir, method_names, jobs)
+        _attacks(seed, n_seeds, k_grid, json_path, plot_dir, method_names, jobs, partial_path)
         return
     from crowdquake.sim.harness import run_suite, select_indices
     from crowdquake.sim.methods import all_methods
@@ -146,6 +156,7 @@ def _attacks(
     plot_dir: Path | None,
     method_names: tuple[str, ...],
     jobs: int,
+    partial_path: Path | None = None,
 ) -> None:
     import json
     from dataclasses import asdict
@@ -154,8 +165,6 @@ def _attacks(
         METHODS,
         RunResult,
         run_attack_suite,
-        table,
-        write_plot,
     )
 
     try:
@@ -167,6 +176,13 @@ def _attacks(
     methods = [m for m in METHODS if not method_names or m in method_names]
     if not methods:
         raise click.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    if partial_path is not None:
+        from crowdquake.sim.attack_suite import result_from_runs
+
+        with partial_path.open() as f:
+            saved = [RunResult(**json.loads(line)) for line in f if line.strip()]
+        _write_attacks(result_from_runs(saved, ks), json_path, plot_dir)
+        return
     t0 = time.perf_counter()
 
     def log(done: int, total: int) -> None:
@@ -190,6 +206,14 @@ def _attacks(
         progress=log,
         on_task=save,
     )
+    _write_attacks(result, json_path, plot_dir)
+
+
+def _write_attacks(result: AttackSuiteResult, json_path: Path, plot_dir: Path | None) -> None:
+    import json
+
+    from crowdquake.sim.attack_suite import table, write_plot
+
     click.echo(table(result))
     click.echo(f"wall time {result.wall_s:.1f} s, {len(result.runs)} runs")
     json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,9 @@ Two guards keep real earthquakes alerting:
   already corroborate the event, whatever new phones add (an attacker cannot hold a real
   earthquake by making his own phones trigger along with it);
 * an event with fewer than ``min_established_witnesses`` established members from distinct
-  networks is not corroborated at all (no honest phones around: held for review).
+  networks is not corroborated at all (no honest phones around: held for review), nor is one
+  whose members are more than ``max_untrusted_share`` phones without trust (on probation, no
+  heartbeat, or inconsistent: ``evidence.member_weights``).
 
 The idea of judging reports by their agreement with independent, long-standing reporters is
 the one of reputation systems (Jøsang, Ismail & Boyd 2007, Decision Support Systems 43(2)
@@ -163,10 +165,12 @@ def corroborated(
     ev: EventState,
     member_ids: list[str],
     member_networks: list[str],
+    member_weights: np.ndarray,
     now_s: float,
 ) -> bool:
-    """May this event alert as far as corroboration goes (module doc)? Without profiles
-    (every phone trusted, offline studies) every member is established and this is True."""
+    """May this event alert as far as corroboration goes (module doc)? ``member_weights``:
+    the members' trust weights (``evidence.member_weights``, 0 = no trust or inconsistent).
+    Without profiles (every phone trusted, offline studies) this is True."""
     if assoc.devices.profiles is None:
         return True
     p = assoc.p
@@ -186,4 +190,6 @@ def corroborated(
         return True  # established phones alone show shaking beyond the noise
     if c.established_witnesses < p.min_established_witnesses:
         return False
+    if np.count_nonzero(member_weights <= 0.0) > p.max_untrusted_share * member_weights.size:
+        return False  # mostly phones without trust: unvetted, whatever else it shows
     return c.log10_p >= p.corroboration_log10_p

@@ -135,7 +135,7 @@ def assess_event(
     if evidence < p.min_trusted_evidence:
         # held whatever the rest says: skip the (costly) trusted magnitude and silence test
         return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_LOW_TRUST)
-    if not corroborated(assoc, ev, ids, networks, now_s):
+    if not corroborated(assoc, ev, ids, networks, w, now_s):
         return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_UNCORROBORATED)
 
     # trusted magnitude: the earliest witness per network and burst, trusted silent phones

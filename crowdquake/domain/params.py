@@ -115,6 +115,7 @@ class DetectionParams:
     min_established_witnesses: int = 3  # established members (distinct networks) an alert needs
     corroboration_log10_p: float = -3.0  # Fisher test: fewer established members than this: held
     corroboration_bg_log10_p: float = -3.0  # established members above background: corroborated
+    max_untrusted_share: float = 0.5  # ... else more members than this without trust: held
 
     # --- bookkeeping ---
     confirm_min_triggers: int = 8  # Earthquake Network detections had >= 8 triggers

@@ -182,7 +182,8 @@ def _task(args: tuple[str, int, bool, int, tuple[str, ...], tuple[int, ...]]) ->
     if city.quake is not None:
         base = build_attack(default_spec(attack, n_honest, 0, night, seed), city)
         refs = {m: run_attack(base, m) for m in methods}
-    runs: list[RunResult] = []
+    # the references (k = 0: the real earthquake alone) are kept: did each method alert it?
+    runs: list[RunResult] = list(refs.values())
     streak = dict.fromkeys(methods, 0)
     for k in sorted(k_grid):
         todo = [m for m in methods if streak[m] < STOP_AFTER]
@@ -312,6 +313,19 @@ def run_attack_suite(
     )
 
 
+def result_from_runs(runs: Sequence[RunResult], k_grid: Sequence[int]) -> AttackSuiteResult:
+    """The result of the runs a grid saved (``on_task``), e.g. one cut short: its seeds,
+    backgrounds, attacks and methods are the ones present in ``runs``."""
+    return AttackSuiteResult(
+        sorted({r.seed for r in runs}),
+        list(k_grid),
+        sorted({r.n_honest for r in runs}),
+        [a for a in ATTACKS if any(r.attack == a for r in runs)],
+        [m for m in METHODS if any(r.method == m for r in runs)],
+        sorted(runs, key=lambda r: (r.attack, r.n_honest, r.night, r.seed, r.k, r.method)),
+    )
+
+
 def _fmt(k: int | None, monotonic: bool) -> str:
     s = "none" if k is None else str(k)
     return s if monotonic else s + "*"
@@ -344,6 +358,22 @@ def table(result: AttackSuiteResult) -> str:
                     cells.append(f"{txt:<27}")
                 tod = "night" if night else "day"
                 lines.append(f"{a:<13} {b:>6} {tod:<5} " + " ".join(cells))
+    refs = [r for r in result.runs if r.k == 0]
+    if refs:
+        lines += ["", "the real M4.0 of 'inflate' without fake phones: largest alert magnitude"]
+        lines.append("(none: not alerted; per seed)")
+        for b in result.backgrounds:
+            for night in sorted({r.night for r in refs}):
+                cells = []
+                for m in result.methods:
+                    mags = [
+                        "none" if r.max_alert_magnitude is None else f"{r.max_alert_magnitude:.2f}"
+                        for r in sorted(refs, key=lambda r: r.seed)
+                        if (r.n_honest, r.night, r.method) == (b, night, m)
+                    ]
+                    cells.append(f"{', '.join(mags) or '-':<27}")
+                tod = "night" if night else "day"
+                lines.append(f"{'real M4.0':<13} {b:>6} {tod:<5} " + " ".join(cells))
     return "\n".join(lines)
 
 
