@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     "--method",
     "method_names",
     multiple=True,
-    help="Only these methods (crowdquake, myshake2020, count_test, pyocto).",
+    help="Only these methods (crowdquake, myshake2020, count_test, pyocto; crowdquake_trust: "
+    "ours with honest trust profiles, only when named).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N scenarios (debugging).")
 @click.option(

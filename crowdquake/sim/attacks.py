@@ -26,6 +26,8 @@ seen by registrations; documented), registration hours spread over their age.
 
 from __future__ import annotations
 
+import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +163,27 @@ def honest_city(rng: np.random.Generator, n: int) -> tuple[Population, dict[str,
         )
     }
     return pop, profiles
+
+
+def _unit(device_id: str, salt: str) -> float:
+    """A uniform number in (0, 1) from a hash of the device id (stable across runs)."""
+    return (zlib.crc32(f"{salt}:{device_id}".encode()) + 0.5) / 2.0**32
+
+
+def honest_profile(device_id: str) -> DeviceProfile:
+    """One honest phone's profile, the distribution of ``honest_city`` (age exponential with
+    mean ``HONEST_MEAN_AGE_DAYS``, heartbeats on 30-100% of its days, one of
+    ``HONEST_NETWORKS`` prefixes, registration hour from its age), drawn from a hash of
+    its id.
+
+    >>> honest_profile("a") == honest_profile("a")
+    True
+    """
+    age = -HONEST_MEAN_AGE_DAYS * math.log(_unit(device_id, "age"))
+    hb_days = age * (0.3 + 0.7 * _unit(device_id, "hb"))
+    net = int(_unit(device_id, "net") * HONEST_NETWORKS)
+    reg_hour = int((T_REF_S - age * DAY_S) // 3600)
+    return DeviceProfile(device_trust(age, hb_days), f"net{net}", f"h{reg_hour}")
 
 
 def attacker_profiles(spec: AttackSpec, ids: tuple[str, ...]) -> dict[str, DeviceProfile]:

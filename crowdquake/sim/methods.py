@@ -57,6 +57,35 @@ class _OursAdapter:
         return list(ev.values()) if isinstance(ev, dict) else list(ev)
 
 
+class _OursTrustAdapter(_OursAdapter):
+    """Ours with the trust policy on: every phone gets a profile of the attack suite's honest
+    city (``sim.attacks.honest_profile``, drawn from a hash of its id: the same phone keeps
+    its profile). Measures what the spoofing defences cost real earthquakes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from crowdquake.domain.trust import DeviceProfile
+
+        self._profiles: dict[str, DeviceProfile] = {}
+
+    def set_active_devices(self, active: ActiveDevices) -> None:
+        from crowdquake.sim.attacks import honest_profile
+
+        for d in active.device_ids:
+            if d not in self._profiles:
+                self._profiles[d] = honest_profile(d)
+        self._det.set_devices(active, self._profiles)
+
+
+def ours_trust_spec() -> MethodSpec:
+    return MethodSpec(
+        "crowdquake_trust",
+        _OursTrustAdapter,
+        None,
+        "ours with honest trust profiles (ages, heartbeats, networks): the defences' cost",
+    )
+
+
 def ours_spec() -> MethodSpec:
     try:
         import crowdquake.domain.detector  # noqa: F401
@@ -66,10 +95,13 @@ def ours_spec() -> MethodSpec:
 
 
 def all_methods(include: Sequence[str] | None = None) -> list[MethodSpec]:
-    """Ours and the three baselines, in report order (filtered by name if ``include``)."""
+    """Ours and the three baselines, in report order (filtered by name if ``include``);
+    ``crowdquake_trust`` (ours with honest trust profiles) only when named in ``include``."""
     from crowdquake.sim.baselines.count_test import count_test_spec
     from crowdquake.sim.baselines.myshake import myshake_spec
     from crowdquake.sim.baselines.pyocto_baseline import pyocto_spec
 
     specs = [ours_spec(), myshake_spec(), count_test_spec(), pyocto_spec()]
+    if include is not None and "crowdquake_trust" in include:
+        specs.insert(1, ours_trust_spec())  # only on request: it doubles our cost
     return [s for s in specs if include is None or s.name in include]

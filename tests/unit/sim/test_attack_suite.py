@@ -41,3 +41,30 @@ def test_bounded_attack_suite_ordering() -> None:
     # sleepers (42 days, daily heartbeats, 32 prefixes and bursts): the naive rule publishes
     # them too; ours holds them (no established phone feels the forged shaking)
     assert _k(rows, "sleepers", 2000, "count_test", "public") <= 64, text
+
+
+def test_a_cut_short_grid_is_tabulated_from_its_saved_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from dataclasses import asdict
+
+    from click.testing import CliRunner
+
+    from crowdquake.cli.evaluate import evaluate
+    from crowdquake.sim.attack_suite import RunResult
+
+    runs = [
+        RunResult("moveout", 2000, False, 1, 8, "count_test", event=True, public=True),
+        RunResult("moveout", 2000, False, 1, 8, "crowdquake", event=True),
+        RunResult("moveout", 2000, False, 1, 64, "crowdquake", event=True),
+    ]
+    partial = tmp_path / "a.json.partial.jsonl"
+    partial.write_text("".join(json.dumps(asdict(r)) + "\n" for r in runs))
+    out = tmp_path / "a.json"
+    res = CliRunner().invoke(
+        evaluate,
+        ["--suite", "attacks", "--json", str(out), "--from-partial", str(partial)],
+    )
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if line.startswith("moveout"))
+    assert "8 / none / none / none" in row and "8 / 8 / none / none" in row
+    assert json.loads(out.read_text())["seeds"] == [1]
