@@ -9,7 +9,11 @@ Definitions (also in docs/evaluation.md):
 * first detection = the server time of the batch at which the first matching event appeared;
   delay = first detection - origin time; delay over the physical limit = first detection -
   server arrival of the 4th genuine trigger;
-* the *final* estimate is the last estimate of the matching event with the most associations.
+* the *final* estimate is the last estimate of the matching event with the most associations;
+* magnitude z-score = (estimate - truth) / stated uncertainty (1 sigma); a calibrated
+  uncertainty gives z-scores with standard deviation ~1;
+* *outside the phone cloud*: the azimuthal gap of the steady phones within 100 km of the
+  epicentre exceeds 180 degrees (``scenario.azimuthal_gap_deg``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from crowdquake.sim.scenario import Scenario
 MATCH_FRACTION = 0.5
 FALLBACK_MATCH_KM = 100.0
 FALLBACK_MATCH_S = 30.0
+OUTSIDE_CLOUD_GAP_DEG = 180.0
 NAN = float("nan")
 
 
@@ -53,6 +58,10 @@ class Outcome:
     origin_time_error_s: float = NAN
     first_dm: float = NAN
     final_dm: float = NAN
+    # (estimate - truth) / stated 1-sigma uncertainty
+    first_z: float = NAN
+    final_z: float = NAN
+    azimuthal_gap_deg: float = NAN
     final_lat_deg: float = NAN
     final_lon_deg: float = NAN
     n_false: int = 0
@@ -106,6 +115,13 @@ def _dm(est: EventEstimate, magnitude: float) -> float:
     return NAN if est.magnitude is None else abs(est.magnitude.magnitude - magnitude)
 
 
+def _z(est: EventEstimate, magnitude: float) -> float:
+    m = est.magnitude
+    if m is None or not m.uncertainty > 0:
+        return NAN
+    return (m.magnitude - magnitude) / m.uncertainty
+
+
 def score(run: MethodRun, scenario: Scenario) -> Outcome:
     """Outcome of ``run`` on ``scenario`` (see module docstring for the rules)."""
     spec = scenario.spec
@@ -136,6 +152,7 @@ def score(run: MethodRun, scenario: Scenario) -> Outcome:
         out.magnitude = quake.magnitude
         out.true_lat_deg, out.true_lon_deg = quake.lat_deg, quake.lon_deg
         out.detectable = scenario.detectable
+        out.azimuthal_gap_deg = scenario.notes.get("azimuthal_gap_deg", NAN)
         matched = [
             r for r in run.events if _matches(r.final, scenario) or _matches(r.first, scenario)
         ]
@@ -153,6 +170,8 @@ def score(run: MethodRun, scenario: Scenario) -> Outcome:
     out.origin_time_error_s = final.hypocenter.origin_time_s - quake.origin_time_s
     out.first_dm = _dm(first.first, quake.magnitude)
     out.final_dm = _dm(final, quake.magnitude)
+    out.first_z = _z(first.first, quake.magnitude)
+    out.final_z = _z(final, quake.magnitude)
     if final.trust is not None:
         out.final_held = final.trust.held
         if final.trust.alert_magnitude is not None:
@@ -169,6 +188,19 @@ def _stats(values: list[float]) -> dict[str, float | int | None]:
         "median": float(np.median(v)),
         "p90": float(np.percentile(v, 90)),
         "mae": float(np.mean(np.abs(v))),
+    }
+
+
+def _z_stats(values: list[float]) -> dict[str, float | int | None]:
+    """Spread of z-scores: standard deviation, mean and share within +-2 (0.95 if calibrated)."""
+    v = np.array([x for x in values if not math.isnan(x)])
+    if v.size < 2:
+        return {"n": int(v.size), "sd": None, "mean": None, "within_2": None}
+    return {
+        "n": int(v.size),
+        "sd": float(np.std(v, ddof=1)),
+        "mean": float(np.mean(v)),
+        "within_2": float(np.mean(np.abs(v) <= 2.0)),
     }
 
 
@@ -200,6 +232,9 @@ def aggregate(outcomes: list[Outcome]) -> dict[str, object]:
     upd = [x for o in outcomes for x in o.update_ms]
     ge7 = [o for o in found if o.magnitude >= 7.0]
     lt7 = [o for o in found if o.magnitude < 7.0]
+    outside = [o for o in eq if o.azimuthal_gap_deg > OUTSIDE_CLOUD_GAP_DEG]
+    outside_found = [o for o in outside if o.detected]
+    outside_det = [o for o in outside if o.detectable]
     return {
         "detection_rate_m_ge_4_5": _rate(sum(o.detected for o in big), len(big)),
         "detection_rate_m_3_5_to_4_5": _rate(sum(o.detected for o in small), len(small)),
@@ -221,6 +256,21 @@ def aggregate(outcomes: list[Outcome]) -> dict[str, object]:
         "abs_dm_final_m_ge_7": _stats([o.final_dm for o in ge7]),
         "abs_dm_first_all": _stats([o.first_dm for o in found]),
         "abs_dm_final_all": _stats([o.final_dm for o in found]),
+        "z_magnitude_first": _z_stats([o.first_z for o in found]),
+        "z_magnitude_final": _z_stats([o.final_z for o in found]),
+        # the epicentre outside the phone cloud (azimuthal gap > 180 degrees)
+        "outside_cloud_scenarios": len(outside),
+        "outside_cloud_detection_rate": _rate(
+            sum(o.detected for o in outside_det), len(outside_det)
+        ),
+        "outside_cloud_epicentre_error_first_km": _stats(
+            [o.first_epicentre_km for o in outside_found]
+        ),
+        "outside_cloud_epicentre_error_final_km": _stats(
+            [o.final_epicentre_km for o in outside_found]
+        ),
+        "outside_cloud_abs_dm_first": _stats([o.first_dm for o in outside_found]),
+        "outside_cloud_abs_dm_final": _stats([o.final_dm for o in outside_found]),
         # ours only: detected earthquakes whose final estimate the alert policy holds, and the
         # error of the magnitude alerts may use (capped by the trusted evidence)
         "held_final_detected": _rate(sum(o.final_held for o in found), len(found)),

@@ -39,6 +39,8 @@ LookalikeKind = Literal["storm", "building", "train"]
 # DETECTABLE_RADIUS_KM of the epicentre whose predicted median PGA exceeds 0.01 g.
 DETECTABLE_MIN_DEVICES = 10
 DETECTABLE_RADIUS_KM = 30.0
+# phones counted in the azimuthal gap (the epicentre "outside the phone cloud" class)
+GAP_RADIUS_KM = 100.0
 DETECTABLE_PGA_MS2 = 0.01 * 9.80665
 
 QUAKE_LEAD_S = 30.0  # scenario starts this long before the origin (background only)
@@ -121,6 +123,30 @@ def is_detectable(quake: Quake, pop: Population, steady: np.ndarray) -> bool:
     return int(np.count_nonzero(pga > DETECTABLE_PGA_MS2)) >= DETECTABLE_MIN_DEVICES
 
 
+def azimuthal_gap_deg(quake: Quake, lat_deg: np.ndarray, lon_deg: np.ndarray) -> float:
+    """Largest azimuthal gap (degrees) of the phones within GAP_RADIUS_KM of the epicentre.
+
+    The azimuthal gap is the classic measure of how well stations surround a source (e.g.
+    Bondar, Myers, Engdahl & Bergman 2004, GJI 156(3) 483-496, ground-truth criteria). Above
+    180 degrees every phone lies in one half-plane: the epicentre is outside the phone cloud
+    (offshore, or a desert with phones only in a town to one side). 360 without phones.
+    """
+    near = haversine_km(quake.lat_deg, quake.lon_deg, lat_deg, lon_deg) <= GAP_RADIUS_KM
+    if np.count_nonzero(near) < 2:
+        return 360.0
+    lat0, lat1 = np.radians(quake.lat_deg), np.radians(lat_deg[near])
+    dlon = np.radians(lon_deg[near] - quake.lon_deg)
+    az = np.degrees(
+        np.arctan2(
+            np.sin(dlon) * np.cos(lat1),
+            np.cos(lat0) * np.sin(lat1) - np.sin(lat0) * np.cos(lat1) * np.cos(dlon),
+        )
+    )
+    az = np.sort(np.mod(az, 360.0))
+    gaps = np.diff(np.concatenate([az, [az[0] + 360.0]]))
+    return float(gaps.max())
+
+
 def build_scenario(
     spec: ScenarioSpec, rng: np.random.Generator, population: Population | None = None
 ) -> Scenario:
@@ -161,7 +187,11 @@ def _earthquake(
         (_snapshot(rng, pop, steady, start),),
         is_detectable(quake, pop, steady),
         rate,
-        {"n_installed": float(len(pop)), "n_steady": float(steady.sum())},
+        {
+            "n_installed": float(len(pop)),
+            "n_steady": float(steady.sum()),
+            "azimuthal_gap_deg": azimuthal_gap_deg(quake, pop.lat_deg[steady], pop.lon_deg[steady]),
+        },
     )
 
 
