@@ -181,6 +181,7 @@ class Hub:
         self.by_device: dict[uuid.UUID, list[Stream]] = {}
         self.count = 0
         self.recent: dict[int, alerts.IssuedAlert] = {}  # the last hour's alerts, by id
+        self.history: list[alerts.IssuedAlert] = []  # the same, ordered by id
         self.primed = False
         self.executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="stream-db")
         self.poll_executor = ThreadPoolExecutor(1, thread_name_prefix="stream-poll")
@@ -243,7 +244,7 @@ class Hub:
             self._forget(streams.pop(0))
             self.count -= 1
         history = alerts.device_history(
-            sorted(self.recent.values(), key=lambda a: a.alert_id),
+            self.history,
             cell,
             now=self.clock.now(),
             since_id=since,
@@ -294,15 +295,20 @@ class Hub:
         statuses, unseen = await self.db(read, poller=True)
         read_s = time.monotonic() - started
         # From here to the end of the fan-out: one step of the event loop (no await).
+        changed = False
         for alert_id, alert in list(self.recent.items()):
             status = statuses.get(alert_id)
             if status is None:  # older than the history
                 del self.recent[alert_id]
+                changed = True
             elif status != alert.event_status:  # withdrawn (or reinstated) since
                 self.recent[alert_id] = replace(alert, event_status=status)
+                changed = True
         fresh = [a for a in unseen if a.alert_id not in self.recent]
         for alert in fresh:
             self.recent[alert.alert_id] = alert
+        if changed or fresh:
+            self.history = sorted(self.recent.values(), key=lambda a: a.alert_id)
         if not fresh or not self.primed:
             self.primed = True  # alerts issued before the process started are history only
             return 0
