@@ -8,6 +8,7 @@ rows are written with a separate session, as the detection worker would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 
 import h3
 import pytest
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from aiohttp.test_utils import TestServer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -148,6 +149,13 @@ def run_with_server(settings: Settings, scenario: Any) -> Any:
     return asyncio.run(main())
 
 
+async def wait_for(condition: Any, timeout_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -225,6 +233,58 @@ def test_many_streams_each_get_a_new_alert_once(
         for response in responses:
             response.close()
         assert all(r.ids == [alert_id] for r in readers)
+
+    run_with_server(settings, scenario)
+
+
+class _FullSocket:
+    """A stream's transport as it is when the client stops reading: the kernel's send buffer
+    is full, so writes pile up in the transport's buffer."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.aborted = False
+
+    def is_closing(self) -> bool:
+        return bool(self.transport.is_closing())
+
+    def get_write_buffer_size(self) -> int:
+        return stream_server.WRITE_BUFFER_MAX + 1
+
+    def write(self, data: bytes) -> None:
+        raise AssertionError("nothing is written to a full socket")
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.transport.abort()
+
+
+def test_a_client_that_does_not_read_is_dropped_and_the_others_are_served(
+    settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    slow_id, slow = device(factory)
+    _, fast_token = device(factory)
+    with factory() as session:
+        since = str(alerts.latest_alert_id(session))
+
+    async def scenario(http: ClientSession, hub: stream_server.Hub) -> None:
+        params = {"max_s": "5", "since": since}
+        stuck = await http.get(stream_server.STREAM_PATH, params=params, headers=bearer(slow))
+        served = await http.get(
+            stream_server.STREAM_PATH, params=params, headers=bearer(fast_token)
+        )
+        stuck_reader, reader = Reader(stuck), Reader(served)
+        (stream,) = hub.by_device[slow_id]
+        await wait_for(lambda: stream.live)
+        full = _FullSocket(stream.transport)
+        stream.transport = full  # type: ignore[assignment]
+        alert_id = issue_alert(factory)
+        await reader.read_until(lambda r: r.ids == [alert_id])
+        with contextlib.suppress(ClientError):  # a reset, or the end of the body
+            await stuck_reader.read_until(lambda r: r.closed)
+        await wait_for(lambda: hub.count == 1)
+        assert full.aborted and hub.dropped == 1 and stuck_reader.ids == []
+        served.close()
 
     run_with_server(settings, scenario)
 
