@@ -50,6 +50,7 @@ def _num(value: float) -> str:
 class _Ids:
     def __init__(self, authority: str) -> None:
         self.prefix = f"smi:{authority}"
+        self._methods: dict[str, str] = {}
 
     def event(self, public_id: str) -> str:
         return f"{self.prefix}/event/{public_id}"
@@ -70,8 +71,11 @@ class _Ids:
         return f"{self.prefix}/cell/{cell}"
 
     def method(self, name: str) -> str:
-        safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in name) or "unknown"
-        return f"{self.prefix}/method/{safe}"
+        found = self._methods.get(name)
+        if found is None:  # a handful of method names per document: sanitised once each
+            safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in name) or "unknown"
+            found = self._methods[name] = f"{self.prefix}/method/{safe}"
+        return found
 
 
 def station_code(cell: str) -> str:
