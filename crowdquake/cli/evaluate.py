@@ -83,6 +83,12 @@ if TYPE_CHECKING:
     help="attacks: comma-separated numbers of fake phones to try.",
 )
 @click.option(
+    "--backgrounds",
+    default="0,2000,20000",
+    show_default=True,
+    help="attacks: comma-separated numbers of honest active phones in the city.",
+)
+@click.option(
     "--from-partial",
     "partial_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -102,11 +108,22 @@ def evaluate(
     jobs: int,
     n_seeds: int,
     k_grid: str,
+    backgrounds: str,
     partial_path: Path | None,
 ) -> None:
     """Simulate the suite, replay every scenario through every method, print and save metrics."""
     if suite_name == "attacks":
-        _attacks(seed, n_seeds, k_grid, json_path, plot_dir, method_names, jobs, partial_path)
+        _attacks(
+            seed,
+            n_seeds,
+            k_grid,
+            backgrounds,
+            json_path,
+            plot_dir,
+            method_names,
+            jobs,
+            partial_path,
+        )
         return
     from crowdquake.sim.harness import run_suite, select_indices
     from crowdquake.sim.methods import all_methods
@@ -153,6 +170,7 @@ def _attacks(
     seed: int,
     n_seeds: int,
     k_grid: str,
+    backgrounds: str,
     json_path: Path,
     plot_dir: Path | None,
     method_names: tuple[str, ...],
@@ -174,6 +192,12 @@ def _attacks(
         raise click.BadParameter("comma-separated integers", param_hint="--k-grid") from None
     if not ks or ks[0] < 1:
         raise click.BadParameter("numbers of fake phones >= 1", param_hint="--k-grid")
+    try:
+        bgs = sorted({int(x) for x in backgrounds.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter("comma-separated integers", param_hint="--backgrounds") from None
+    if not bgs or bgs[0] < 0:
+        raise click.BadParameter("numbers of honest phones >= 0", param_hint="--backgrounds")
     methods = [m for m in METHODS if not method_names or m in method_names]
     if not methods:
         raise click.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
@@ -202,6 +226,7 @@ def _attacks(
     result = run_attack_suite(
         list(range(seed, seed + n_seeds)),
         k_grid=ks,
+        backgrounds=bgs,
         methods=methods,
         jobs=jobs,
         progress=log,
