@@ -134,6 +134,24 @@ def _commit_alert(engine: Engine, cells: list[str]) -> tuple[int, float]:
         return alert.id, time.time()
 
 
+def _stream_cpu_s(serve_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the stream server processes of ``crowdquake
+    serve`` (Linux /proc): on a busy machine wall time says more about the neighbours."""
+    import os
+
+    total = 0.0
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        try:
+            if b"stream" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -238,8 +256,10 @@ def bench_streams(
         clients.stdin.write(json.dumps(config) + "\n")
         clients.stdin.flush()
         started = time.monotonic()
+        cpu_before = _stream_cpu_s(server.pid)
         first = clients.stdout.readline().split()
         open_s = time.monotonic() - started
+        open_cpu_s = _stream_cpu_s(server.pid) - cpu_before
         n_open = int(first[1]) if len(first) > 1 else 0
         if first[:1] != ["open"] or n_open == 0:
             raise click.ClickException(f"streams failed: {' '.join(first)}")
@@ -289,7 +309,11 @@ def bench_streams(
         f"\nstream server: {stream_processes} process(es); web: gunicorn {workers}x{threads}; "
         f"PostgreSQL; wrk {connections} connections; streams opened {how}"
     )
-    click.echo(f"streams open:                 {n_open} of {n_streams} ({open_s:.1f} s to open)")
+    click.echo(
+        f"streams open:                 {n_open} of {n_streams} ({open_s:.1f} s to open; "
+        f"stream server CPU {open_cpu_s:.1f} s, {1e6 * open_cpu_s / max(n_open, 1):.0f} µs "
+        "per stream)"
+    )
     click.echo(
         f"ingest, no streams:           {alone.requests_per_s:8.0f} req/s "
         f"(p50 {alone.p50_ms:.1f} ms, p99 {alone.p99_ms:.1f} ms)"
