@@ -334,10 +334,15 @@ def _stored(engine: Engine, sent_ids: set[str]) -> tuple[set[str], int, int]:
 @click.option(
     "--redis-down", "redis_down_s", default=3.0, show_default=True, help="Redis outage, s."
 )
-@click.option("--redis-restart/--no-redis-restart", default=True, show_default=True)
+@click.option(
+    "--redis-restart/--no-redis-restart",
+    default=True,
+    show_default=True,
+    help="Also stop and start the (private) Redis broker.",
+)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
 @click.option("--threads", default=4, show_default=True, help="Threads per web worker.")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Phone positions and timings.")
 def bench_soak(
     minutes: float,
     n_phones: int,
@@ -352,7 +357,11 @@ def bench_soak(
     seed: int,
 ) -> None:
     """The real stack under phone load for N minutes while PostgreSQL, a web worker, the Celery
-    worker and Redis fail; checks that every accepted trigger is stored exactly once."""
+    worker and Redis fail; checks that every accepted trigger is stored exactly once.
+
+    Runs a private PostgreSQL cluster and Redis on free ports (never the shared servers).
+    Exits 1 when an invariant breaks (see docs/operations.md).
+    """
     from crowdquake.storage.session import make_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-soak-"))
