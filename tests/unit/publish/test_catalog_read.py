@@ -67,3 +67,21 @@ def test_size_guard(session: Session, now: datetime) -> None:
     assert len(published_events(session, CatalogQuery(limit=7, max_events=6))) == 6
     with pytest.raises(TooManyEvents):
         published_events(session, CatalogQuery(limit=6, max_events=5))
+
+
+def test_rows_unpack_by_position() -> None:
+    """published_events unpacks rows by position: the column orders must match."""
+    from dataclasses import fields
+
+    from crowdquake.services.catalog import Origin
+    from crowdquake.storage.catalog import EVENT_COLUMNS, REVISION_COLUMNS
+
+    assert [c.key for c in REVISION_COLUMNS] == [f.name for f in fields(Origin)]
+    assert [c.key for c in EVENT_COLUMNS] == [
+        "event_id",
+        "public_id",
+        "status",
+        "event_created_at",
+        "event_updated_at",
+        "reviewed",
+    ]
