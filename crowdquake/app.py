@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from sqlalchemy import Table
@@ -14,6 +15,9 @@ from crowdquake.storage.models import Trigger
 from crowdquake.storage.queries import insert_committed_postgres
 from crowdquake.storage.session import make_engine, make_session_factory
 from crowdquake.web import EXTENSION, Container, install_session_teardown
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 def create_app(
@@ -85,6 +89,11 @@ def create_app(
     app.register_blueprint(fdsn_views.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(console.bp)
+    inner: WSGIApplication = app.wsgi_app
+    if settings.ingest_lean_path:
+        from crowdquake.api.lean_ingest import LeanIngest
+
+        inner = LeanIngest(app, inner)
     # Outermost WSGI layer (trusted proxies, security headers): keep it last.
-    app.wsgi_app = middleware.wrap(app.wsgi_app, settings)  # type: ignore[method-assign,assignment]
+    app.wsgi_app = middleware.wrap(inner, settings)  # type: ignore[method-assign,assignment]
     return app

@@ -44,6 +44,7 @@ class Settings:
     max_request_header_bytes: int = 8190
     auth_cache_ttl_s: float = 10.0
     ingest_group_commit: bool = True
+    ingest_lean_path: bool = True
     # Alert streams (their own asyncio process next to gunicorn)
     stream_bind: str = ""
     stream_url: str = ""
@@ -233,6 +234,9 @@ SETTINGS_DOC: dict[str, str] = {
     "ingest_group_commit": "PostgreSQL: `POST /api/v1/triggers` inserts through a group commit, "
     "so concurrent requests of one web process (web_threads > 1) share one INSERT and commit; "
     "each 2xx still follows the commit of its row",
+    "ingest_lean_path": "`POST /api/v1/triggers` and `/api/v1/triggers:batch` are answered by "
+    "a lean WSGI path before Flask (same rules, errors, metrics and durability; false: by the "
+    "Flask views)",
     "stream_bind": "Address of the alert stream server (`GET /api/v1/alerts/stream`, SSE) that "
     "`crowdquake serve` starts next to gunicorn. Default: the host of `bind`, its port + 1",
     "stream_url": "Public base URL of the stream server that `GET /api/v1/alerts/stream` on the "

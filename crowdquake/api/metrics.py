@@ -65,6 +65,39 @@ class Metrics:
             registry = self.registry
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
+    def observe_request(
+        self,
+        endpoint: str,
+        method: str,
+        status: int,
+        route: str | None,
+        bytes_in: int | None,
+        elapsed_s: float | None,
+    ) -> None:
+        """Count and time one request and write its access log line (Flask views and the lean
+        ingest path alike). ``route`` is the route pattern, not the URL: no ids or query strings
+        in the log."""
+        if elapsed_s is not None:
+            self.latency.labels(endpoint).observe(elapsed_s)
+        self.requests.labels(endpoint, method, str(status)).inc()
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %d",
+                method,
+                route or "unmatched",
+                status,
+                extra={
+                    "fields": {
+                        "event": "http_request",
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "bytes_in": bytes_in,
+                        "duration_ms": None if elapsed_s is None else round(elapsed_s * 1000, 2),
+                    }
+                },
+            )
+
     def install(self, app: Flask) -> None:
         @app.before_request
         def _start_timer() -> None:
@@ -73,30 +106,12 @@ class Metrics:
         @app.after_request
         def _observe(response: Response) -> Response:
             started = g.get("request_started")
-            endpoint = request.endpoint or "unmatched"
-            elapsed_s = time.perf_counter() - started if started is not None else None
-            if elapsed_s is not None:
-                self.latency.labels(endpoint).observe(elapsed_s)
-            self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-            if access_log.isEnabledFor(logging.INFO):
-                # The route pattern, not the URL: no ids or query strings in the log.
-                rule = request.url_rule.rule if request.url_rule is not None else None
-                access_log.info(
-                    "%s %s %d",
-                    request.method,
-                    rule or "unmatched",
-                    response.status_code,
-                    extra={
-                        "fields": {
-                            "event": "http_request",
-                            "method": request.method,
-                            "route": rule,
-                            "status": response.status_code,
-                            "bytes_in": request.content_length,
-                            "duration_ms": None
-                            if elapsed_s is None
-                            else round(elapsed_s * 1000, 2),
-                        }
-                    },
-                )
+            self.observe_request(
+                request.endpoint or "unmatched",
+                request.method,
+                response.status_code,
+                request.url_rule.rule if request.url_rule is not None else None,
+                request.content_length,
+                time.perf_counter() - started if started is not None else None,
+            )
             return response

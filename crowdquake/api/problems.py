@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from logging import Logger
 from typing import Any
 
 import psycopg
@@ -76,15 +78,6 @@ class UnsupportedMediaType(ServiceError):
     title = "Unsupported media type"
 
 
-def validation_problem(exc: ValidationError) -> Response:
-    return problem(
-        422,
-        "Unprocessable content",
-        "the request body does not match the schema",
-        field_errors(exc),
-    )
-
-
 def device_vanished(exc: BaseException) -> bool:
     """A write for a device erased meanwhile: ``DELETE /devices/me`` answered by another web
     process, whose token cache still knew the token for up to ``auth_cache_ttl_s``. The
@@ -94,55 +87,83 @@ def device_vanished(exc: BaseException) -> bool:
     return "foreign key" in text and "device" in text
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ServiceError)
-    def _service_error(exc: ServiceError) -> Response:
-        headers = {"Accept": "application/json"} if isinstance(exc, UnsupportedMediaType) else None
-        return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
+# The database is down, restarting or unreachable (or SQLite stayed locked past its busy timeout).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
-    @app.errorhandler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response:
-        return validation_problem(exc)
 
-    @app.errorhandler(RateLimited)
-    def _rate_limited(exc: RateLimited) -> Response:
-        return problem(
-            429, "Too many requests", exc.detail, headers={"Retry-After": str(exc.retry_after_s)}
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What an error answers: status, title, detail, field errors and extra headers."""
+
+    status: int
+    title: str
+    detail: str
+    errors: tuple[FieldError, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def document(self, instance: str) -> dict[str, Any]:
+        return problem_document(self.status, self.title, self.detail, self.errors, instance)
+
+
+def problem_of(
+    exc: BaseException, method: str, path: str, max_content_length: int | None, logger: Logger
+) -> Problem:
+    """The answer to any exception a request raised, for the Flask app and the lean ingest path
+    alike (framework-free; logs what an operator must see: outages, unexpected errors)."""
+    if isinstance(exc, RateLimited):
+        return Problem(
+            429, "Too many requests", exc.detail, headers=(("Retry-After", str(exc.retry_after_s)),)
         )
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
+    if isinstance(exc, ServiceError):
+        headers = (("Accept", "application/json"),) if isinstance(exc, UnsupportedMediaType) else ()
+        return Problem(exc.status, exc.title, exc.detail, exc.errors, headers)
+    if isinstance(exc, ValidationError):
+        return Problem(
+            422,
+            "Unprocessable content",
+            "the request body does not match the schema",
+            field_errors(exc),
+        )
+    if isinstance(exc, HTTPException):
         status = exc.code or 500
         detail = exc.description or exc.name
         if status == 413:
-            detail = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-        response = problem(status, exc.name, detail)
-        if status == 405 and exc.response is None:
+            detail = f"request body larger than {max_content_length} bytes"
+        return Problem(status, exc.name, detail)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # Nothing was committed, so the client may retry the same request.
+        logger.warning("database unavailable on %s %s (%s)", method, path, type(exc).__name__)
+        return Problem(
+            503,
+            "Service Unavailable",
+            "the database is unavailable; nothing was stored, retry later",
+            headers=(("Retry-After", str(DATABASE_RETRY_AFTER_S)),),
+        )
+    if device_vanished(exc):
+        return Problem(401, "Unauthorized", "this device is no longer registered")
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return Problem(500, "Internal server error", "unexpected error; it has been logged")
+
+
+def register_error_handlers(app: Flask) -> None:
+    def _handle(exc: Exception) -> Response:
+        found = problem_of(
+            exc, request.method, request.path, app.config["MAX_CONTENT_LENGTH"], app.logger
+        )
+        response = problem(
+            found.status, found.title, found.detail, found.errors, dict(found.headers)
+        )
+        if isinstance(exc, HTTPException) and found.status == 405 and exc.response is None:
             valid = getattr(exc, "valid_methods", None)
             if valid:
                 response.headers["Allow"] = ", ".join(valid)
         return response
 
-    @app.errorhandler(sa_exc.OperationalError)
-    @app.errorhandler(sa_exc.InterfaceError)
-    @app.errorhandler(psycopg.OperationalError)
-    @app.errorhandler(psycopg.InterfaceError)
-    def _database_unavailable(exc: Exception) -> Response:
-        # The database is down, restarting or unreachable (or SQLite stayed locked past its busy
-        # timeout): nothing was committed, so the client may retry the same request.
-        app.logger.warning(
-            "database unavailable on %s %s (%s)", request.method, request.path, type(exc).__name__
-        )
-        return problem(
-            503,
-            "Service Unavailable",
-            "the database is unavailable; nothing was stored, retry later",
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
-        )
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        if device_vanished(exc):
-            return problem(401, "Unauthorized", "this device is no longer registered")
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "Internal server error", "unexpected error; it has been logged")
+    for kind in (ServiceError, ValidationError, RateLimited, HTTPException, *DATABASE_UNAVAILABLE):
+        app.register_error_handler(kind, _handle)
+    app.register_error_handler(Exception, _handle)

@@ -2,7 +2,8 @@
 
 The validation rules of a request body live here and in ``schemas`` and nowhere else. The
 framework-free functions (``require_json``, ``validate_json``, ``trigger_context``,
-``parse_trigger``, ``parse_trigger_batch``) take bytes, a Content-Type and "now", and raise a
+``parse_trigger``, ``parse_trigger_batch``, ``bearer_token``, ``device_of_token``,
+``check_rate_limit``) take bytes, headers, a session and "now", and raise a
 ``ServiceError`` (``MalformedBody`` 400, ``UnsupportedMediaType`` 415, ``InvalidInput`` 422) whose
 status, title, detail and field errors render as problem+json (``problems.problem_document``),
 so a lean WSGI hot path enforces exactly what the Flask views enforce.
@@ -15,9 +16,11 @@ from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from crowdquake.api import schemas
 from crowdquake.api.problems import MalformedBody, UnsupportedMediaType, field_errors
+from crowdquake.api.ratelimit import RateLimiter
 from crowdquake.config import Settings
 from crowdquake.services.devices import AuthenticatedDevice, authenticate_device
 from crowdquake.services.errors import FieldError, InvalidInput, RateLimited
@@ -98,22 +101,36 @@ def parse_body(model: type[M], context: dict[str, Any] | None = None) -> M:
     return validate_json(model, raw, context)
 
 
-def authenticated_device() -> AuthenticatedDevice:
-    """The device of the bearer token, after counting the request against its rate limit."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw_token = header.partition(" ")
-    token = raw_token.strip() if scheme.lower() == "bearer" else None
-    cache = container().auth_cache
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, else None."""
+    scheme, _, raw_token = authorization.partition(" ")
+    return raw_token.strip() if scheme.lower() == "bearer" else None
+
+
+def device_of_token(token: str | None, cache: Any, session: Session) -> AuthenticatedDevice:
+    """The device of ``token`` from the per-process cache, else from the database (401 if none)."""
     device = cache.get(token) if token else None
     if device is None:
-        device = authenticate_device(get_session(), token)
+        device = authenticate_device(session, token)
         cache.put(token or "", device)
+    return device
+
+
+def check_rate_limit(limiter: RateLimiter, key: str, limit: int) -> None:
+    """429 (``RateLimited``) once ``key`` has used its ``limit`` requests of the window."""
+    retry_after = limiter.hit(key, limit)
+    if retry_after is not None:
+        raise RateLimited(retry_after_s=retry_after)
+
+
+def authenticated_device() -> AuthenticatedDevice:
+    """The device of the bearer token, after counting the request against its rate limit."""
+    token = bearer_token(request.headers.get("Authorization", ""))
+    device = device_of_token(token, container().auth_cache, get_session())
     enforce_rate_limit(f"device:{device.device_id}")
     return device
 
 
 def enforce_rate_limit(key: str, limit: int | None = None) -> None:
     services = container()
-    retry_after = services.rate_limiter.hit(key, limit or services.settings.rate_limit_per_minute)
-    if retry_after is not None:
-        raise RateLimited(retry_after_s=retry_after)
+    check_rate_limit(services.rate_limiter, key, limit or services.settings.rate_limit_per_minute)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, json, request
 
-from crowdquake.api import schemas
+from crowdquake.api import ingest_edge, schemas
 from crowdquake.api.request import (
     authenticated_device,
     enforce_rate_limit,
@@ -33,55 +34,20 @@ def _json(model: Any, status: int = 200, headers: dict[str, str] | None = None) 
     return response
 
 
-def _trigger_context() -> dict[str, Any]:
-    services = container()
-    return trigger_context(services.settings, services.clock.now())
-
-
-def _to_input(item: schemas.TriggerIn) -> triggers.TriggerInput:
-    return triggers.TriggerInput(
-        id=item.id,
-        device_time=item.trigger_time,
-        clock_offset_s=item.clock_offset_s,
-        lat_deg=item.latitude,
-        lon_deg=item.longitude,
-        accuracy_m=item.accuracy_m,
-        pga_ms2=item.pga_ms2,
-        score=item.score,
-        model_version=item.model_version,
-        phase_hint=item.phase_hint,
-    )
-
-
 def _ingest(
-    items: list[schemas.TriggerIn], device_id: uuid.UUID, *, group_commit: bool = False
+    items: list[schemas.TriggerIn],
+    device_id: uuid.UUID,
+    now: datetime,
+    *,
+    group_commit: bool = False,
 ) -> list[triggers.IngestedTrigger]:
     services = container()
-    inserter = services.trigger_inserter if group_commit else None
-    results = triggers.ingest_triggers(
-        get_session(),
-        device_id,
-        [_to_input(item) for item in items],
-        now=services.clock.now(),
-        cell_resolution=services.settings.heartbeat_cell_resolution,
-        insert=inserter.insert if inserter is not None else None,
+    results, regions = ingest_edge.ingest(
+        services, get_session(), device_id, items, now=now, group_commit=group_commit
     )
-    created = [r for r in results if r.created]
-    services.metrics.triggers.labels("created").inc(len(created))
-    services.metrics.triggers.labels("replayed").inc(len(results) - len(created))
-    if created:
-        regions = {r.region_key for r in created}
+    if regions:
         after_commit(lambda: services.trigger_sink.triggers_committed(regions))
     return results
-
-
-def _accepted(result: triggers.IngestedTrigger) -> schemas.TriggerAccepted:
-    return schemas.TriggerAccepted(
-        id=result.id,
-        created=result.created,
-        trigger_time=result.trigger_time,
-        received_at=result.received_at,
-    )
 
 
 @bp.post("/devices")
@@ -138,6 +104,9 @@ def post_heartbeat() -> Response:
     return _json(out, 201 if result.created else 200)
 
 
+# The lean WSGI path (api/lean_ingest.py) answers these two routes before Flask in production;
+# these views are its reference twin (CROWDQUAKE_INGEST_LEAN_PATH=false serves them) and tests
+# check that both answer alike.
 @bp.post("/triggers")
 # One INSERT ... ON CONFLICT DO NOTHING is the whole write: a replay or a conflict (409) inserts
 # nothing, so the statement may commit on its own, grouped with other threads' (group commit).
@@ -145,20 +114,24 @@ def post_heartbeat() -> Response:
 @transactional
 def post_trigger() -> Response:
     device = authenticated_device()
-    body = parse_body(schemas.TriggerIn, _trigger_context())
-    (result,) = _ingest([body], device.device_id, group_commit=True)
+    now = container().clock.now()
+    body = parse_body(schemas.TriggerIn, trigger_context(container().settings, now))
+    (result,) = _ingest([body], device.device_id, now, group_commit=True)
     status = 201 if result.created else 200
-    return _json(_accepted(result), status, {"Location": f"{bp.url_prefix}/triggers/{result.id}"})
+    location = ingest_edge.trigger_location(result.id)
+    return _json(ingest_edge.accepted(result), status, {"Location": location})
 
 
 @bp.post("/triggers:batch")
 @transactional
 def post_trigger_batch() -> Response:
     device = authenticated_device()
-    body = parse_body(schemas.TriggerBatchIn, _trigger_context())
-    results = _ingest(body.triggers, device.device_id)
+    now = container().clock.now()
+    body = parse_body(schemas.TriggerBatchIn, trigger_context(container().settings, now))
+    results = _ingest(body.triggers, device.device_id, now)
     status = 201 if any(r.created for r in results) else 200
-    return _json(schemas.TriggerBatchAccepted(triggers=[_accepted(r) for r in results]), status)
+    out = schemas.TriggerBatchAccepted(triggers=[ingest_edge.accepted(r) for r in results])
+    return _json(out, status)
 
 
 @bp.get("/triggers/<uuid:trigger_id>")

@@ -146,6 +146,13 @@ def _trivial_script(workdir: Path) -> Path:
 @click.option(
     "--devices", default=200, show_default=True, help="Registered devices the load rotates over."
 )
+@click.option(
+    "--ingest-path",
+    type=click.Choice(["lean", "flask"]),
+    default="lean",
+    show_default=True,
+    help="Serve the ingest routes by the lean WSGI path or by the Flask views (for comparison).",
+)
 def bench_ingest(
     database_url: str,
     workers: int,
@@ -155,6 +162,7 @@ def bench_ingest(
     rate: int,
     batch_size: int,
     devices: int,
+    ingest_path: str,
 ) -> None:
     """Measure ingest against the framework ceiling of the same gunicorn + PostgreSQL server."""
     prepare_wrk_database(database_url, "ingest")
@@ -168,6 +176,7 @@ def bench_ingest(
         "CROWDQUAKE_REGISTRATION_RATE_LIMIT_PER_MINUTE": "100000000",
         "CROWDQUAKE_MAX_REQUEST_BYTES": str(4 * 1024 * 1024),
         "CROWDQUAKE_LOG_LEVEL": "WARNING",
+        "CROWDQUAKE_INGEST_LEAN_PATH": str(ingest_path == "lean").lower(),
     }
     server = spawn(
         python_module(
@@ -188,7 +197,8 @@ def bench_ingest(
         tokens = register_devices(base, devices)
         wrk_threads = 2
         click.echo(
-            f"server: gunicorn {workers}x{threads} on {base}; load: wrk {wrk_threads} threads",
+            f"server: gunicorn {workers}x{threads} on {base}, ingest by the {ingest_path} path; "
+            f"load: wrk {wrk_threads} threads",
             err=True,
         )
         # wrk is closed-loop: each connection waits `delay` after every answer, so aim a bit
@@ -227,7 +237,10 @@ def bench_ingest(
     trivial, single, paced, batch = (results[k] for k in ("trivial", "single", "paced", "batch"))
     ratio = single.requests_per_s / trivial.requests_per_s
     batch_rate = batch.requests_per_s * batch_size
-    click.echo("\ningest benchmark (gunicorn + PostgreSQL on loopback, wrk on the same cores)")
+    click.echo(
+        f"\ningest benchmark ({ingest_path} ingest path; gunicorn {workers}x{threads} + PostgreSQL "
+        "on loopback, wrk on the same cores)"
+    )
     click.echo(f"  trivial GET /healthz          {trivial.requests_per_s:9.0f} req/s   (ceiling)")
     click.echo(
         f"  single POST /triggers         {single.requests_per_s:9.0f} req/s   "
