@@ -5,10 +5,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Engine, Float, Integer, Table, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,12 +62,88 @@ def _unnest_insertable(table: Table, rows: Sequence[dict[str, Any]]) -> bool:
 def _unnest_sql(table: Table, names: tuple[str, ...], key: str) -> str:
     quote = _PG_DIALECT.identifier_preparer.quote
     arrays = ", ".join(
-        f"CAST(%({n})b AS {table.c[n].type.compile(dialect=_PG_DIALECT)}[])" for n in names
+        f"CAST(%({n}){'s' if _text_kind(table.c[n].type) else 'b'} "
+        f"AS {table.c[n].type.compile(dialect=_PG_DIALECT)}[])"
+        for n in names
     )
     return (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
         f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING RETURNING {quote(key)}"
     )
+
+
+def _text_kind(column_type: Any) -> str | None:
+    """How a column's values are written in an array literal (None: not at all, they go as a
+    binary array)."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, Float):
+        return "float"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, Integer):
+        return "int"
+    if isinstance(column_type, Uuid | DateTime):
+        return "plain"  # their text forms hold no character an array literal must quote
+    if isinstance(column_type, String):
+        return "quoted"
+    return None
+
+
+_FLOAT_WORDS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def array_literal(kind: str, values: Sequence[Any]) -> str:
+    """``values`` as the text input form of a PostgreSQL array (``{1.5,NULL,"a b"}``).
+
+    Building the literal with ``str.join`` costs a fraction of psycopg's binary array dumping,
+    which runs element by element in Python (measured: about 5x for a 50-row batch of
+    triggers), and PostgreSQL parses it exactly: floats are written with ``repr``, the shortest
+    text that reads back as the same double. Strings are quoted, with backslash and double quote
+    escaped (PostgreSQL docs, "Array Value Input"), so "NULL", commas, braces and blanks in a
+    value stay data.
+    """
+    if kind == "float":
+        items = ["NULL" if v is None else repr(float(v)) for v in values]
+        items = [_FLOAT_WORDS.get(i, i) for i in items]
+    elif kind == "int":
+        items = ["NULL" if v is None else str(int(v)) for v in values]
+    elif kind == "bool":
+        items = ["NULL" if v is None else ("t" if v else "f") for v in values]
+    elif kind == "plain":
+        items = ["NULL" if v is None else _plain(v) for v in values]
+    else:
+        items = ["NULL" if v is None else _quoted(str(v)) for v in values]
+    return "{" + ",".join(items) + "}"
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@lru_cache(maxsize=64)
+def _values_sql(table: Table, names: tuple[str, ...], key: str) -> str:
+    quote = _PG_DIALECT.identifier_preparer.quote
+    return (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) ON CONFLICT DO NOTHING RETURNING {quote(key)}"
+    )
+
+
+def _row_statement(
+    table: Table, row: dict[str, Any], key: str, dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """One row as a VALUES INSERT with one scalar parameter per column: for a single row this
+    is several times cheaper to send than the arrays of the unnest form (psycopg dumps scalars
+    in C, arrays element by element in Python; measured)."""
+    names = tuple(row.keys())
+    return _values_sql(table, names, key), [
+        _column_values(table, n, (row,), dialect)[0] for n in names
+    ]
 
 
 def _column_values(
@@ -68,6 +158,12 @@ def _column_values(
     if isinstance(column_type, Integer):
         return [None if v is None else int(v) for v in values]
     return values
+
+
+def _array_param(table: Table, name: str, rows: Sequence[dict[str, Any]], dialect: Dialect) -> Any:
+    values = _column_values(table, name, rows, dialect)
+    kind = _text_kind(table.c[name].type)
+    return values if kind is None else array_literal(kind, values)
 
 
 def _insert_unnest(
@@ -86,9 +182,7 @@ def _unnest_statement(
 ) -> tuple[str, dict[str, list[Any]]]:
     """The unnest INSERT text and its one-array-per-column parameters."""
     names = tuple(rows[0].keys())
-    return _unnest_sql(table, names, key), {
-        n: _column_values(table, n, rows, dialect) for n in names
-    }
+    return _unnest_sql(table, names, key), {n: _array_param(table, n, rows, dialect) for n in names}
 
 
 def insert_committed_postgres(
@@ -102,7 +196,11 @@ def insert_committed_postgres(
         return set()
     if not _unnest_insertable(table, rows):
         raise ValueError("rows need the same keys and no JSON column")
-    sql, params = _unnest_statement(table, rows, key, engine.dialect)
+    sql, params = (
+        _row_statement(table, rows[0], key, engine.dialect)
+        if len(rows) == 1
+        else _unnest_statement(table, rows, key, engine.dialect)
+    )
     connection = engine.raw_connection()
     try:
         driver: Any = connection.driver_connection

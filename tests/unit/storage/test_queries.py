@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from crowdquake.storage import migrate
 from crowdquake.storage.admin import recreate_postgres_database
 from crowdquake.storage.models import Device, Trigger
-from crowdquake.storage.queries import insert_committed_postgres, insert_ignoring_duplicates
+from crowdquake.storage.queries import (
+    array_literal,
+    insert_committed_postgres,
+    insert_ignoring_duplicates,
+)
 from crowdquake.storage.session import make_engine, make_session_factory
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
@@ -121,3 +126,54 @@ def test_committed_insert_is_durable_idempotent_and_leaves_the_pool_clean(now: d
         assert insert_committed_postgres(engine, table, [_row(device_id, now, 12)])  # type: ignore[arg-type]
     finally:
         engine.dispose()
+
+
+def test_array_literals_read_back_as_the_same_values(session: Session, now: datetime) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL parses the literals")
+    cases: list[tuple[str, str, list[Any]]] = [
+        (
+            "quoted",
+            "text",
+            [
+                "NULL",
+                "",
+                " a ",
+                "a,b",
+                "{x}",
+                'say "hi"',
+                "back\\slash",
+                "ünïcode ✓",
+                "t\tn\n",
+                None,
+            ],
+        ),
+        (
+            "float",
+            "double precision",
+            [
+                0.1,
+                1 / 3,
+                -0.0,
+                5e-324,
+                1.7976931348623157e308,
+                20,
+                None,
+                float("inf"),
+                -float("inf"),
+            ],
+        ),
+        ("int", "bigint", [0, -1, 2**62, None]),
+        ("bool", "boolean", [True, False, None]),
+        ("plain", "uuid", [uuid.uuid4(), None, uuid.uuid4()]),
+        ("plain", "timestamptz", [now, now + timedelta(microseconds=7), None]),
+    ]
+    for kind, pg_type, values in cases:
+        literal = array_literal(kind, values)
+        (back,) = session.execute(text(f"SELECT CAST(:v AS {pg_type}[])"), {"v": literal}).one()
+        expected = [float(v) if kind == "float" and v is not None else v for v in values]
+        assert back == expected, (kind, literal)
+    (nan,) = session.execute(
+        text("SELECT CAST(:v AS double precision[])"), {"v": array_literal("float", [math.nan])}
+    ).one()
+    assert math.isnan(nan[0])
