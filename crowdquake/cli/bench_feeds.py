@@ -263,13 +263,16 @@ def _percentile(values: list[float], q: float) -> float:
 def measure(
     base: str, queries: dict[str, Callable[[], dict[str, str]]], repeats: int
 ) -> dict[str, list[float]]:
+    """``repeats`` requests per kind, the kinds interleaved (one of each per round), so that a
+    burst of load from elsewhere on the machine spreads over every kind instead of one."""
     import httpx
 
     out: dict[str, list[float]] = {name: [] for name in queries}
     with httpx.Client(base_url=base + "/fdsnws/event/1", timeout=60) as http:
-        for name, make in queries.items():
+        for make in queries.values():
             http.get("/query", params=make())  # warm-up, not counted
-            for _ in range(repeats):
+        for _ in range(repeats):
+            for name, make in queries.items():
                 params = make()
                 started = time.perf_counter()
                 response = http.get("/query", params=params)
@@ -521,7 +524,7 @@ def bench_feeds(
     uncached = wrk["uncached day GeoJSON"].requests_per_s
     click.echo(f"  cache speed-up: {cached / uncached:.1f}x")
 
-    click.echo(f"\nFDSN event queries ({repeats} each, sequential, keep-alive)")
+    click.echo(f"\nFDSN event queries ({repeats} each, kinds interleaved, sequential, keep-alive)")
     click.echo(_summary("floor: /version", floor))
     everything: list[float] = []
     for name, values in latencies.items():
