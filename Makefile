@@ -95,7 +95,7 @@ $(BENCH_STAMP): $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@touch $@
 
-bench: bench-ingest bench-pipeline bench-association bench-edge bench-feeds bench-streams ## Run every benchmark
+bench: bench-ingest bench-pipeline bench-association bench-edge bench-feeds bench-streams bench-soak ## Run every benchmark
 
 bench-ingest: $(BENCH_STAMP) ## Ingest throughput/latency on gunicorn + PostgreSQL vs the trivial endpoint
 	$(BIN)/crowdquake bench ingest
