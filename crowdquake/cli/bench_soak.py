@@ -453,7 +453,10 @@ def _report(
         note = f" ({fault.note})" if fault.note else ""
         click.echo(f"catch-up after {fault.name + ':':22s} {catch}{note}")
     if stack.worker_exits:
-        click.echo(f"worker exited on its own: {stack.worker_exits} (restarted)")
+        click.echo(
+            f"worker exited on its own: exit codes {stack.worker_exits} (restarted, as systemd "
+            "would; its log says why)"
+        )
     checks = {
         "accepted = stored": not lost and stored_rows == len(tally.accepted_triggers),
         "0 duplicates": duplicates == 0,
@@ -469,4 +472,7 @@ def _report(
     met = bool(catch_ups) and max(catch_ups) <= CATCH_UP_GOAL_S
     click.echo(_goal(met, f"catch-up <= {CATCH_UP_GOAL_S:.0f} s after each fault"))
     click.echo(_goal(tally.slowest_503_s < 1.0, "every 503 answered within 1 s"))
+    click.echo(
+        _goal(not stack.worker_exits, "the Celery worker survives every fault it is not killed by")
+    )
     return all(checks.values())
