@@ -10,7 +10,7 @@ Printed, all from one run on this machine:
   magnitude and depth ranges, magnitude order, paging, update time, one event by id; QuakeML,
   text and GeoJSON; fresh parameters per request; sequential keep-alive client) and over all of
   them, against the service's ``/version`` (floor) and the same queries with the catalogue
-  indexes dropped;
+  indexes dropped, and the web processes' CPU time per request of each kind;
 * an in-process profile of one example per kind (catalogue SQL, the rest of the reading,
   the document writer);
 * EXPLAIN ANALYZE of the examples' SQL and the indexes each plan uses.
@@ -285,6 +285,46 @@ def measure(
     return out
 
 
+def web_cpu_s(serve_pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``crowdquake serve`` and its gunicorn workers
+    (Linux /proc; stream server children left out)."""
+    import os
+
+    pids = [str(serve_pid)]
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children")
+    pids += children.read_text().split() if children.exists() else []
+    total = 0.0
+    for pid in pids:
+        try:
+            if b" stream" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" "):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure_cpu(
+    base: str, serve_pid: int, queries: dict[str, Callable[[], dict[str, str]]], repeats: int
+) -> dict[str, float]:
+    """Web-process CPU ms per request of each kind (``repeats`` in a row per kind): what a
+    request costs the server whatever the neighbours do, the database's share not included."""
+    import httpx
+
+    out: dict[str, float] = {}
+    with httpx.Client(base_url=base + "/fdsnws/event/1", timeout=60) as http:
+        for name, make in {"floor: /version": None, **queries}.items():
+            before = web_cpu_s(serve_pid)
+            for _ in range(repeats):
+                if make is None:
+                    http.get("/version").raise_for_status()
+                else:
+                    http.get("/query", params=make())
+            out[name] = (web_cpu_s(serve_pid) - before) * 1000.0 / repeats
+    return out
+
+
 INDEX_USE = re.compile(
     r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)"
 )
@@ -494,6 +534,7 @@ def bench_feeds(
             click.echo("  FDSN queries ...", err=True)
             floor = measure_version(base, repeats)
             latencies = measure(base, queries, repeats)
+            cpu = measure_cpu(base, server.pid, queries, repeats)
             engine = make_engine(database_url)
             with engine.begin() as conn:
                 for index in CATALOG_INDEXES:
@@ -525,13 +566,16 @@ def bench_feeds(
     click.echo(f"  cache speed-up: {cached / uncached:.1f}x")
 
     click.echo(f"\nFDSN event queries ({repeats} each, kinds interleaved, sequential, keep-alive)")
-    click.echo(_summary("floor: /version", floor))
+    click.echo(
+        f"{_summary('floor: /version', floor)}   web CPU {cpu['floor: /version']:6.1f} ms/request"
+    )
     everything: list[float] = []
     for name, values in latencies.items():
         everything += values
         slow = baseline[name]
         click.echo(
             f"{_summary(name, values)}   without indexes p95 {_percentile(slow, 0.95):7.1f} ms"
+            f"   web CPU {cpu[name]:6.1f} ms/request"
         )
     p95 = _percentile(everything, 0.95)
     verdict = "met" if p95 <= TARGET_P95_MS else "NOT met"
