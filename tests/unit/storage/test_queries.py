@@ -148,6 +148,7 @@ def test_array_literals_read_back_as_the_same_values(session: Session, now: date
                 None,
             ],
         ),
+        ("quoted", "text", ["abc", "NULL", "a b", "", "ünï,{}"]),  # nothing to escape
         (
             "float",
             "double precision",
