@@ -7,7 +7,10 @@ becomes the *leader*: it takes every row queued so far (up to ``max_rows``), ins
 arrive during a flush queue up; when the flush ends the leader hands leadership to the first of
 them, which flushes everything queued meanwhile. Under light load every thread is its own leader
 and pays nothing extra; under heavy load one statement carries many rows (the classic group
-commit of database logs, Gray & Reuter 1993, section 9.4.7).
+commit of database logs, Gray & Reuter 1993, section 9.4.7). With ``max_flushes = k > 1`` up to k
+flushes run at once, each on its own connection: an arrival finds a free flush slot instead of
+waiting for a commit in progress to end (each flush takes the head of the queue, so a leader's own
+rows may travel in another leader's flush; it then waits for that one).
 
 Durability: :meth:`GroupCommitInserter.insert` returns only after the commit that holds the
 caller's rows, so a 2xx sent afterwards still means durable. A failed flush of several callers is
@@ -52,6 +55,7 @@ class GroupCommitInserter:
         *,
         key: str = "id",
         max_rows: int = 1000,
+        max_flushes: int = 1,
         on_flush: Callable[[int], None] | None = None,
     ) -> None:
         self._insert = insert_rows
@@ -60,7 +64,8 @@ class GroupCommitInserter:
         self._max_rows = max_rows
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
-        self._flushing = False
+        self._max_flushes = max_flushes
+        self._flushing = 0  # flushes in progress (each on its own connection)
 
     def insert(self, rows: Sequence[Row]) -> set[Any]:
         """Insert ``rows`` (durably) unless their key exists; return the keys this call inserted.
@@ -71,15 +76,17 @@ class GroupCommitInserter:
         waiter = _Waiter(rows)
         with self._lock:
             self._queue.append(waiter)
-            if not self._flushing:
-                self._flushing = waiter.leads = True
-        while not waiter.leads:
-            waiter.woken.wait()
-            waiter.woken.clear()
+            if self._flushing < self._max_flushes:
+                self._flushing += 1
+                waiter.leads = True
+        while True:
+            if waiter.leads:
+                waiter.leads = False
+                self._lead()
             if waiter.done:
                 return self._result(waiter)
-        self._lead()
-        return self._result(waiter)
+            waiter.woken.wait()
+            waiter.woken.clear()
 
     @staticmethod
     def _result(waiter: _Waiter) -> set[Any]:
@@ -88,7 +95,8 @@ class GroupCommitInserter:
         return waiter.inserted
 
     def _lead(self) -> None:
-        """Flush one group (this thread's own rows are in it: it queued before leading)."""
+        """Flush one group from the head of the queue (with several flushes in progress, this
+        thread's own rows may be in another group; ``insert`` then waits for that one)."""
         with self._lock:
             group: list[_Waiter] = []
             total = 0
@@ -105,7 +113,7 @@ class GroupCommitInserter:
                     successor.leads = True
                     successor.woken.set()
                 else:
-                    self._flushing = False
+                    self._flushing -= 1
             for waiter in group:
                 if not waiter.served:  # the flush itself was interrupted
                     waiter.error = RuntimeError("group commit flush aborted")

@@ -23,18 +23,26 @@ class FakeTable:
         self.hold = threading.Event()
         self.hold.set()
         self.entered = threading.Event()
+        self.inside = 0  # flushes in progress
+        self.most_inside = 0
+        self._lock = threading.Lock()
 
     def insert(self, rows: Sequence[dict[str, Any]]) -> set[Any]:
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
         self.entered.set()
         self.hold.wait(5)
-        if any(r.get("bad") for r in rows):
-            raise ValueError("bad row")
-        new = set()
-        for row in rows:
-            if row["id"] not in self.keys:
-                self.keys.add(row["id"])
-                new.add(row["id"])
-        self.flushes.append(len(rows))
+        with self._lock:
+            self.inside -= 1
+            if any(r.get("bad") for r in rows):
+                raise ValueError("bad row")
+            new = set()
+            for row in rows:
+                if row["id"] not in self.keys:
+                    self.keys.add(row["id"])
+                    new.add(row["id"])
+            self.flushes.append(len(rows))
         return new
 
 
@@ -115,3 +123,31 @@ def test_many_threads_many_rows_nothing_lost_or_doubled() -> None:
     assert results[:2000] == [{k} for k in keys]
     assert results[2000:] == [set()] * 500
     assert sum(sizes) == 2500 and max(sizes) <= 16
+
+
+def test_up_to_max_flushes_run_at_once_and_the_rest_queue() -> None:
+    table = FakeTable()
+    inserter = GroupCommitInserter(table.insert, max_flushes=2)
+    table.hold.clear()
+    keys = [uuid.uuid4() for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(inserter.insert, [{"id": k}]) for k in keys]
+        while len(inserter._queue) < 6:  # two callers lead (held in their flushes), six queue
+            threading.Event().wait(0.01)
+        assert table.inside == 2
+        table.hold.set()
+        assert [f.result(5) for f in futures] == [{k} for k in keys]
+    assert table.most_inside == 2
+    assert sorted(table.flushes)[:2] == [1, 1] and sum(table.flushes) == 8
+
+
+@pytest.mark.parametrize("max_rows", [1, 16])
+def test_several_flushes_at_once_lose_and_double_nothing(max_rows: int) -> None:
+    table = FakeTable()
+    inserter = GroupCommitInserter(table.insert, max_rows=max_rows, max_flushes=3)
+    keys = [uuid.uuid4() for _ in range(1500)]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda k: inserter.insert([{"id": k}]), keys + keys[:300]))
+    assert results[:1500] == [{k} for k in keys]
+    assert results[1500:] == [set()] * 300
+    assert table.most_inside <= 3 and sum(table.flushes) == 1800
