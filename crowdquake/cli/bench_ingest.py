@@ -4,7 +4,9 @@ The load comes from wrk (a separate C process) with a Lua script that posts auth
 validated triggers with fresh UUIDs. Printed: the trivial endpoint's throughput (the framework
 ceiling of the same server in the same run), single-trigger requests/s and the ratio, p50/p99 at a
 paced rate, and batch triggers/s. Both processes share this machine's cores: figures are lower
-bounds for a real deployment.
+bounds for a real deployment. Last, the web-edge CPU per request of the trivial endpoint and of a
+single trigger through the lean path and the Flask views, measured in one process
+(``bench_ingest_edge``), which a busy machine disturbs far less.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from crowdquake.cli.bench_ingest_edge import edge_cpu_us
 from crowdquake.cli.common import (
     free_port,
     python_module,
@@ -27,6 +30,7 @@ from crowdquake.cli.common import (
     stop,
     wait_ready,
 )
+from crowdquake.config import Settings
 from crowdquake.storage.admin import recreate_postgres_database
 
 LUA = Path(__file__).with_name("bench_assets") / "ingest.lua"
@@ -263,6 +267,19 @@ def bench_ingest(
             f"  group commit (single + paced): {flushed_rows:.0f} triggers in {flushes:.0f} "
             f"flushes, {flushed_rows / flushes:.1f} per flush"
         )
+    click.echo(
+        "  web-edge CPU per request (in one process, write stubbed; steadier on a busy machine):"
+    )
+    edge_dir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-edge-"))
+    try:
+        edge = edge_cpu_us(Settings(database_url=database_url, instance_dir=str(edge_dir)))
+    finally:
+        shutil.rmtree(edge_dir, ignore_errors=True)
+    click.echo(
+        f"    trivial GET /healthz {edge['trivial']:.0f} us; single POST /triggers: lean path "
+        f"{edge['lean']:.0f} us ({edge['lean'] / edge['trivial']:.2f}x trivial), Flask views "
+        f"{edge['flask']:.0f} us ({edge['flask'] / edge['trivial']:.2f}x trivial)"
+    )
     failures = {k: v.non_2xx for k, v in results.items() if v.non_2xx}
     if failures:
         raise click.ClickException(f"non-2xx responses during the run: {failures}")
