@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from crowdquake.config import Settings
@@ -96,7 +97,7 @@ def edge_cpu_us(settings: Settings, *, requests: int = 1500, rounds: int = 3) ->
                 method="POST",
                 data=_trigger_body(now),
                 content_type="application/json",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=Headers([("Authorization", f"Bearer {token}")]),
             ).get_environ()
             for _ in range(requests)
         ]
