@@ -158,9 +158,11 @@ class LayeredModel:
             p = 1.0 / v_all[m]
             tops_m = np.array(self.tops_km[:m], dtype=float)
             bottoms_m = np.array(self.tops_km[1 : m + 1], dtype=float)
-            # up-going leg: layer pieces between the surface and the source;
-            # down-going leg: pieces between the source and the refracting interface
-            up = np.clip(np.minimum(bottoms_m, depth_km) - tops_m, 0.0, None)
+            # down-going leg: layer pieces between the source and the refracting interface;
+            # up-going leg: every layer between the interface and the surface (whole
+            # thickness). A surface source crosses each layer twice (Shearer 2009, eq. 4.27:
+            # t = x p + 2 sum h_i eta_i); a deeper one saves the part above it once.
+            up = bottoms_m - tops_m
             down = np.clip(bottoms_m - np.maximum(tops_m, depth_km), 0.0, None)
             legs = up + down
             va = np.array(v_above, dtype=float)

@@ -23,14 +23,15 @@ def test_layered_direct_and_head_wave_by_hand() -> None:
     m = LayeredModel((0.0, 20.0), (6.0, 8.0), (3.5, 4.6))
     # near: direct ray in the crust, sqrt(10² + 10²) / 6
     assert float(m.travel_time_s(10.0, 10.0, "P")) == pytest.approx(math.sqrt(200) / 6.0, abs=2e-3)
-    # far: Pn head wave t = x/8 + (10 up + 10 down) * sqrt(1/36 - 1/64)
+    # far: Pn head wave t = x/8 + (10 down to the Moho + 20 up to the surface) * eta,
+    # eta = sqrt(1/36 - 1/64) (Shearer 2009, eq. 4.27, source inside the crust)
     eta = math.sqrt(1 / 36 - 1 / 64)
-    assert float(m.travel_time_s(100.0, 10.0, "P")) == pytest.approx(100 / 8 + 20 * eta, abs=2e-3)
-    # crossover: the head wave overtakes the direct wave between 40 and 60 km
-    assert float(m.travel_time_s(40.0, 10.0, "P")) == pytest.approx(
-        math.hypot(40, 10) / 6, abs=5e-3
+    assert float(m.travel_time_s(100.0, 10.0, "P")) == pytest.approx(100 / 8 + 30 * eta, abs=2e-3)
+    # crossover: the head wave overtakes the direct wave between 70 and 80 km
+    assert float(m.travel_time_s(70.0, 10.0, "P")) == pytest.approx(
+        math.hypot(70, 10) / 6, abs=5e-3
     )
-    assert float(m.travel_time_s(60.0, 10.0, "P")) < math.hypot(60, 10) / 6
+    assert float(m.travel_time_s(80.0, 10.0, "P")) < math.hypot(80, 10) / 6
 
 
 def test_layered_table_agrees_with_slow_reference() -> None:
