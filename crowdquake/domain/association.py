@@ -178,7 +178,7 @@ class Associator:
         return self.sizer.model_radius_km(ev, at_s, phase)
 
     def _update_reach(self, ev: EventState, now_s: float) -> None:
-        ev.magnitude = self.sizer.magnitude(ev, now_s)
+        ev.magnitude = self.sizer.magnitude(ev, now_s, stated=False)
         ev.reach_km = self.sizer.reach_km(ev.magnitude)
 
     def _merge_into_older(self, ev: EventState, now_s: float) -> None:

@@ -14,6 +14,16 @@ arrive) and p_f the chance of a false trigger falling in the association window:
   peak ratio (``p_to_s_amplitude_ratio``): earlier and weaker, but evidence.
 * prior: Gutenberg-Richter, p(M) ∝ 10^(-b M) (Gutenberg & Richter 1944, BSSA 34(4)).
 
+The likelihood treats each phone's scatter as independent, so its posterior width shrinks as
+1/sqrt(n) and ignores what all phones of one event share: the event's between-event term
+(BSSA14 tau, 0.35-0.40 ln, eq. 14) and the error of the GMPE's median for the region (the
+between-model spread of published medians, ``gmpe_model_sigma_ln``). Both shift every
+phone's ln PGA by one offset delta, which moves the magnitude by delta / (d mu / dM):
+``shared_offset_sd_magnitude`` adds that in quadrature to the stated uncertainty (the point
+estimate is unchanged). The sensitivity is measured, not assumed: the posterior is recomputed
+with every median shifted by +-sigma, so where the median saturates (large M close to the
+source) the stated uncertainty grows accordingly.
+
 The triggered area keeps growing with M in this likelihood because BSSA14's distance term grows
 with M (c2 (M - 4.5) ln R), so the estimate does not saturate as long as the window grows.
 Triggers and silent cells are binned in log-distance (0.02 decade) and ln-PGA (0.1) so the
@@ -23,11 +33,13 @@ cost is bounded by the number of occupied bins, not the number of phones; the un
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import log_ndtr, ndtr
 
-from crowdquake.domain.groundmotion import joyner_boore_km, ln_pga_median_ms2
+from crowdquake.domain.groundmotion import bssa14_sigma_ln, joyner_boore_km, ln_pga_median_ms2
 from crowdquake.domain.params import DetectionParams
 from crowdquake.domain.types import FloatArray, MagnitudeEstimate
 
@@ -58,6 +70,7 @@ def _loglik_terms(
     false_trigger_prob: float,
     flags: npt.NDArray[np.int64] | None = None,
     silent_p_only: np.ndarray | None = None,
+    ln_offset: float = 0.0,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-item log-likelihood matrices (n_M, n_items) for pga / no-pga / silent items.
 
@@ -84,7 +97,7 @@ def _loglik_terms(
         # the GMPE is evaluated once per distinct distance (binned inputs share many)
         ud, inv = np.unique(d, return_inverse=True)
         rjb = joyner_boore_km(ud[None, :], m[:, None], params.finite_fault_correction)
-        return ln_pga_median_ms2(m[:, None], rjb, params.vs30_m_s)[:, inv]
+        return ln_pga_median_ms2(m[:, None], rjb, params.vs30_m_s)[:, inv] + ln_offset
 
     d_a = dist_km[has_pga]
     a = ln_pga[has_pga]
@@ -169,8 +182,12 @@ def log_posterior(
     false_trigger_prob: float,
     flags: npt.NDArray[np.int64] | None = None,
     silent_p_only: np.ndarray | None = None,
+    ln_offset: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Binned log posterior over `magnitude_grid`, normalised to max 0."""
+    """Binned log posterior over `magnitude_grid`, normalised to max 0.
+
+    ``ln_offset`` shifts the GMPE median of every item (ln units): a common amplitude offset.
+    """
     dist = np.asarray(dist_km, dtype=float)
     pga = np.asarray(pga_ms2, dtype=float)
     has = np.isfinite(pga) & (pga > 0)
@@ -219,6 +236,7 @@ def log_posterior(
             false_trigger_prob=false_trigger_prob,
             flags=u_tr,
             silent_p_only=s_p_only,
+            ln_offset=ln_offset,
         )
         return np.asarray(
             _prior(m, params)
@@ -266,23 +284,72 @@ def estimate_magnitude(
     false_trigger_prob: float,
     flags: npt.NDArray[np.int64] | None = None,
     silent_p_only: np.ndarray | None = None,
+    shared_offset: bool = False,
 ) -> MagnitudeEstimate:
     """Magnitude posterior summary from triggered phones and silent phones (see module doc).
 
     ``trig_pga_ms2`` holds NaN where a trigger has no PGA. Distances are epicentral, km.
-    ``flags`` and ``silent_p_only``: see `_loglik_terms`.
+    ``flags`` and ``silent_p_only``: see `_loglik_terms`. With ``shared_offset`` the stated
+    uncertainty and interval include an amplitude offset shared by all phones (module doc).
     """
-    m, lp = log_posterior(
-        trig_dist_km,
-        trig_pga_ms2,
-        silent_dist_km,
-        silent_counts,
-        params=params,
-        false_trigger_prob=false_trigger_prob,
-        flags=flags,
-        silent_p_only=silent_p_only,
+
+    def posterior(ln_offset: float) -> MagnitudeEstimate:
+        m, lp = log_posterior(
+            trig_dist_km,
+            trig_pga_ms2,
+            silent_dist_km,
+            silent_counts,
+            params=params,
+            false_trigger_prob=false_trigger_prob,
+            flags=flags,
+            silent_p_only=silent_p_only,
+            ln_offset=ln_offset,
+        )
+        return summarize(m, lp, trig_dist_km, params)
+
+    est = posterior(0.0)
+    if not shared_offset:
+        return est
+    sd_m = shared_offset_sd_magnitude(est.magnitude, params, posterior)
+    half = 1.96 * sd_m
+    m0 = est.magnitude
+    return MagnitudeEstimate(
+        magnitude=m0,
+        uncertainty=round(float(np.hypot(est.uncertainty, sd_m)), 3),
+        lower_bound=round(m0 - float(np.hypot(m0 - est.lower_bound, half)), 3),
+        upper_bound=round(m0 + float(np.hypot(est.upper_bound - m0, half)), 3),
     )
-    return summarize(m, lp, trig_dist_km, params)
+
+
+def shared_offset_sigma_ln(magnitude: float, params: DetectionParams) -> float:
+    """SD (ln units) of the amplitude offset all phones of an event share: the BSSA14
+    between-event tau(M) (eq. 14, ``bssa14_sigma_ln``) and the between-model spread of GMPE
+    medians (``gmpe_model_sigma_ln``) in quadrature.
+
+    >>> round(shared_offset_sigma_ln(4.0, DetectionParams()), 3)
+    0.498
+    """
+    tau_ln, _ = bssa14_sigma_ln(magnitude)
+    return float(np.hypot(tau_ln, params.gmpe_model_sigma_ln))
+
+
+def shared_offset_sd_magnitude(
+    magnitude: float,
+    params: DetectionParams,
+    posterior: Callable[[float], MagnitudeEstimate],
+) -> float:
+    """SD (magnitude units) of the estimate under a shared offset of +-sigma (ln units).
+
+    The estimate is recomputed with every GMPE median shifted by +sigma and -sigma
+    (``posterior(ln_offset)``) and half the difference is the sensitivity: it weighs the
+    offset by the evidence actually used (PGAs near the source, the trigger/silence edge
+    farther out), so where the median saturates (large M close in) the stated uncertainty
+    grows, and where the silent edge pins M it stays small.
+    """
+    sigma_ln = shared_offset_sigma_ln(magnitude, params)
+    up = posterior(sigma_ln).magnitude
+    down = posterior(-sigma_ln).magnitude
+    return abs(down - up) / 2.0
 
 
 def log10_prob_trigger(

@@ -84,6 +84,9 @@ class DetectionParams:
     magnitude_max: float = 9.2
     magnitude_step: float = 0.02
     magnitude_prior_b_value: float = 1.0  # Gutenberg-Richter prior slope (0 = flat prior)
+    # spread of the median between published GMPEs (epistemic, ln units): an amplitude offset
+    # shared by every phone of an event, added to the stated magnitude uncertainty
+    gmpe_model_sigma_ln: float = 0.3
     finite_fault_correction: bool = True  # Rjb from epicentral distance minus L/4 (WC94 length)
     p_to_s_amplitude_ratio: float = 0.33  # assumed P/S peak ratio at local distances: a phone
     # that triggered on P before its S wave arrived had a P peak above threshold (magnitude)

@@ -31,6 +31,8 @@ from crowdquake.domain.types import MagnitudeEstimate, Phase
 
 DEFAULT_MAGNITUDE = 4.5  # before an event has a magnitude of its own
 MIN_REACH_KM = 30.0
+# floor of the stated magnitude sd: magnitude scales differ by ~0.1-0.2 units
+_SCALE_SD_M = 0.15
 
 
 class EventSizer:
@@ -101,6 +103,7 @@ class EventSizer:
         now_s: float,
         mask: np.ndarray | None = None,
         trusted_cell_weight: dict[str, float] | None = None,
+        stated: bool = True,
     ) -> MagnitudeEstimate | None:
         """Magnitude from members and the phones the wave passed in silence by ``now_s``.
 
@@ -112,6 +115,10 @@ class EventSizer:
         ``mask`` selects the members used and ``trusted_cell_weight`` (trusted weight of those
         members per device cell) switches the silent phones to trusted ones: the magnitude
         the trusted evidence alone supports (``evidence``).
+
+        ``stated``: the uncertainty includes the amplitude offset shared by all phones
+        (``magnitude.estimate_magnitude``; costs two more posteriors); off where only the
+        point estimate is used (the reach).
         """
         if not ev.members:
             return None
@@ -158,10 +165,11 @@ class EventSizer:
             false_trigger_prob=p_false,
             flags=flags.astype(np.int64),
             silent_p_only=sdist > s_radius,
+            shared_offset=stated,
         )
         return MagnitudeEstimate(
             est.magnitude,
-            round(math.hypot(est.uncertainty, 0.15), 3),
+            round(math.hypot(est.uncertainty, _SCALE_SD_M), 3),
             est.lower_bound,
             est.upper_bound,
         )
