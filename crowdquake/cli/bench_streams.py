@@ -143,7 +143,7 @@ def _stream_cpu_s(serve_pid: int) -> float:
     children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children")
     for pid in children.read_text().split() if children.exists() else []:
         try:
-            if b"stream" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"stream" not in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
                 continue
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

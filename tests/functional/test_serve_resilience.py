@@ -38,8 +38,8 @@ def _children(pid: int) -> set[int]:
         # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == pid and fields[0] != "Z":
-            cmdline = (entry / "cmdline").read_bytes()
-            if b"stream" not in cmdline:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"stream" not in argv:  # an argument, not a path that contains the word
                 found.add(int(entry.name))
     return found
 
