@@ -427,7 +427,7 @@ def real_quake_bins(configs: dict[str, tuple[Any, Any]], seed: int) -> dict[str,
                 onset_s = (quiet + _fema_onset(ground)) / MODEL_RATE_HZ
                 trace = _phone_view(rng, np.concatenate([np.zeros((3, quiet)), ground], axis=1))
                 trig = pipe.process(trace, MODEL_RATE_HZ)
-                control += sum(t.trigger_time_s < start_s - 1.0 for t in trig)
+                control += sum(int(t.trigger_time_s < start_s - 1.0) for t in trig)
                 trig = [t for t in trig if t.trigger_time_s >= start_s - 1.0]
                 hits.append(bool(trig))
                 delay = float(trig[0].decision_time_s - onset_s) if trig else float("inf")
