@@ -63,8 +63,7 @@ def ingest(
 
 
 def accepted(result: triggers.IngestedTrigger) -> schemas.TriggerAccepted:
-    # Built from stored, already valid values: no validation (a batch answer has hundreds).
-    return schemas.TriggerAccepted.model_construct(
+    return schemas.TriggerAccepted(
         id=result.id,
         created=result.created,
         trigger_time=result.trigger_time,

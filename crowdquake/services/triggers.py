@@ -39,20 +39,12 @@ class TriggerInput:
 
     def digest(self) -> str:
         """Canonical digest of the content, to tell a replay from a different body."""
-        # repr of floats round-trips exactly, so equal bodies give equal digests.
-        text = "|".join(
-            (
-                str(self.id),
-                self.device_time.isoformat(),
-                repr(self.clock_offset_s),
-                repr(self.lat_deg),
-                repr(self.lon_deg),
-                repr(self.accuracy_m),
-                repr(self.pga_ms2),
-                repr(self.score),
-                self.model_version,
-                str(self.phase_hint),
-            )
+        # repr of floats round-trips exactly, so equal bodies give equal digests. One f-string
+        # (str() of the id and phase hint, repr() of the numbers), the cheapest way to build it.
+        text = (
+            f"{self.id}|{self.device_time.isoformat()}|{self.clock_offset_s!r}|"
+            f"{self.lat_deg!r}|{self.lon_deg!r}|{self.accuracy_m!r}|{self.pga_ms2!r}|"
+            f"{self.score!r}|{self.model_version}|{self.phase_hint}"
         )
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -88,11 +80,12 @@ def ingest_triggers(
     results: dict[uuid.UUID, IngestedTrigger] = {}
     for item in triggers:
         key = region_key(item.lat_deg, item.lon_deg)
+        trigger_time = item.trigger_time
         rows.append(
             {
                 "id": item.id,
                 "device_id": device_id,
-                "trigger_time": item.trigger_time,
+                "trigger_time": trigger_time,
                 "received_at": now,
                 "clock_offset_s": item.clock_offset_s,
                 "lat_deg": item.lat_deg,
@@ -108,7 +101,7 @@ def ingest_triggers(
                 "status": "new",
             }
         )
-        results[item.id] = IngestedTrigger(item.id, True, item.trigger_time, now, key)
+        results[item.id] = IngestedTrigger(item.id, True, trigger_time, now, key)
     if len(results) != len(rows):
         raise Conflict("the same trigger id appears twice in one request")
 

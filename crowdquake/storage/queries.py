@@ -108,6 +108,18 @@ def array_literal(kind: str, values: Sequence[Any]) -> str:
     escaped (PostgreSQL docs, "Array Value Input"), so "NULL", commas, braces and blanks in a
     value stay data.
     """
+    types = set(map(type, values))
+    # The common cases first, without a Python call per value.
+    if kind == "float" and types == {float}:
+        joined = ",".join(map(repr, values))
+        if "n" not in joined:  # no nan or inf
+            return "{" + joined + "}"
+    if kind == "plain" and types == {uuid.UUID}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kind == "plain" and types == {datetime}:
+        return "{" + ",".join(map(datetime.isoformat, values)) + "}"
+    if kind == "quoted" and types == {str} and not _NEEDS_ESCAPE.intersection("".join(values)):
+        return '{"' + '","'.join(values) + '"}'
     if kind == "float":
         items = ["NULL" if v is None else repr(float(v)) for v in values]
         items = [_FLOAT_WORDS.get(i, i) for i in items]
@@ -117,8 +129,6 @@ def array_literal(kind: str, values: Sequence[Any]) -> str:
         items = ["NULL" if v is None else ("t" if v else "f") for v in values]
     elif kind == "plain":
         items = ["NULL" if v is None else _plain(v) for v in values]
-    elif set(map(type, values)) == {str} and not _NEEDS_ESCAPE.intersection("".join(values)):
-        return '{"' + '","'.join(values) + '"}'  # the common case, without a call per value
     else:
         items = ["NULL" if v is None else _quoted(str(v)) for v in values]
     return "{" + ",".join(items) + "}"

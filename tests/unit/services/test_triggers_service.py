@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -105,3 +105,22 @@ def test_a_self_committing_insert_takes_one_trigger_and_keeps_replay_rules(
         two = [make_input(now), make_input(now)]
         ingest_triggers(session, device.device_id, two, now=now, cell_resolution=7, insert=insert)
     assert session.scalar(select(func.count()).select_from(Trigger)) == 1
+
+
+def test_the_body_digest_of_stored_triggers_never_changes() -> None:
+    """Stored rows keep the digest they were written with (up to the retention period): a new
+    formula would answer a replay of an old trigger with 409 instead of 200. The value was
+    computed by the original "|".join formula."""
+    item = TriggerInput(
+        id=uuid.UUID("6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f"),
+        device_time=datetime(2026, 11, 25, 11, 59, 58, 250000, tzinfo=UTC),
+        clock_offset_s=0.25,
+        lat_deg=37.87,
+        lon_deg=-122.26,
+        accuracy_m=15.0,
+        pga_ms2=None,
+        score=0.93,
+        model_version="cq-edge-1",
+        phase_hint="P",
+    )
+    assert item.digest() == "1d800fa382a8cd2edd976ca2b46acf1607414b5753405a32016b3bf3130570e6"

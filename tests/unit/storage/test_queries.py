@@ -164,10 +164,13 @@ def test_array_literals_read_back_as_the_same_values(session: Session, now: date
                 -float("inf"),
             ],
         ),
+        ("float", "double precision", [0.1, -2.5e-300, 1e22]),  # no NULL, nan or inf
         ("int", "bigint", [0, -1, 2**62, None]),
         ("bool", "boolean", [True, False, None]),
         ("plain", "uuid", [uuid.uuid4(), None, uuid.uuid4()]),
+        ("plain", "uuid", [uuid.uuid4(), uuid.uuid4()]),
         ("plain", "timestamptz", [now, now + timedelta(microseconds=7), None]),
+        ("plain", "timestamptz", [now - timedelta(days=400, microseconds=1), now]),
     ]
     for kind, pg_type, values in cases:
         literal = array_literal(kind, values)
