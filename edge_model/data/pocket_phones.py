@@ -10,8 +10,9 @@ session (getting ready, transitions, turning) is unlabelled. It is not the UCI H
 (different people, phones and app), which stays held out.
 
 The registries do not carry it, so a small cache is committed: ``edge_model/pocket_phones.npz``
-(int16 in units of 2 mm/s², resampled to 50 Hz, with the label intervals and the licence
-text). Rebuild it from a checkout of that repository::
+(int16 in units of 2 mm/s², resampled to 50 Hz, with the label intervals and a source line);
+the full MIT licence text is beside it in ``edge_model/pocket_phones.LICENSE``. Rebuild it
+from a checkout of that repository::
 
     python -m edge_model.data.pocket_phones /path/to/checkout
 
