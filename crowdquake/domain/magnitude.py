@@ -188,6 +188,31 @@ def log_posterior(
 
     ``ln_offset`` shifts the GMPE median of every item (ln units): a common amplitude offset.
     """
+    posterior = _binned_posterior(
+        dist_km,
+        pga_ms2,
+        silent_dist_km,
+        silent_counts,
+        params=params,
+        false_trigger_prob=false_trigger_prob,
+        flags=flags,
+        silent_p_only=silent_p_only,
+    )
+    return posterior(ln_offset)
+
+
+def _binned_posterior(
+    dist_km: FloatArray,
+    pga_ms2: FloatArray,
+    silent_dist_km: FloatArray,
+    silent_counts: FloatArray,
+    *,
+    params: DetectionParams,
+    false_trigger_prob: float,
+    flags: npt.NDArray[np.int64] | None,
+    silent_p_only: np.ndarray | None,
+) -> Callable[[float], tuple[FloatArray, FloatArray]]:
+    """Bin the evidence once; the returned function gives the log posterior for an offset."""
     dist = np.asarray(dist_km, dtype=float)
     pga = np.asarray(pga_ms2, dtype=float)
     has = np.isfinite(pga) & (pga > 0)
@@ -225,7 +250,7 @@ def log_posterior(
         s_dist = np.zeros(0)
         s_p_only = np.zeros(0, dtype=bool)
 
-    def evaluate(m: FloatArray) -> FloatArray:
+    def evaluate(m: FloatArray, ln_offset: float) -> FloatArray:
         ll_a, ll_b, ll_s = _loglik_terms(
             m,
             u_dist,
@@ -246,15 +271,19 @@ def log_posterior(
         )
 
     m = magnitude_grid(params)
-    # coarse pass (every 5th node), then the fine grid only where the coarse log posterior is
-    # within 40 of its maximum (e^-40 of the mass is ignored elsewhere)
-    coarse_idx = np.arange(0, m.size, 5)
-    lp_coarse = evaluate(m[coarse_idx])
-    near = coarse_idx[lp_coarse >= lp_coarse.max() - 40.0]
-    lo_i, hi_i = max(int(near.min()) - 5, 0), min(int(near.max()) + 5, m.size - 1)
-    lp = np.full(m.size, -np.inf)
-    lp[lo_i : hi_i + 1] = evaluate(m[lo_i : hi_i + 1])
-    return m, lp - lp.max()
+
+    def posterior(ln_offset: float) -> tuple[FloatArray, FloatArray]:
+        # coarse pass (every 5th node), then the fine grid only where the coarse log
+        # posterior is within 40 of its maximum (e^-40 of the mass is ignored elsewhere)
+        coarse_idx = np.arange(0, m.size, 5)
+        lp_coarse = evaluate(m[coarse_idx], ln_offset)
+        near = coarse_idx[lp_coarse >= lp_coarse.max() - 40.0]
+        lo_i, hi_i = max(int(near.min()) - 5, 0), min(int(near.max()) + 5, m.size - 1)
+        lp = np.full(m.size, -np.inf)
+        lp[lo_i : hi_i + 1] = evaluate(m[lo_i : hi_i + 1], ln_offset)
+        return m, lp - lp.max()
+
+    return posterior
 
 
 def summarize(
@@ -293,19 +322,19 @@ def estimate_magnitude(
     uncertainty and interval include an amplitude offset shared by all phones (module doc).
     """
 
+    binned = _binned_posterior(
+        trig_dist_km,
+        trig_pga_ms2,
+        silent_dist_km,
+        silent_counts,
+        params=params,
+        false_trigger_prob=false_trigger_prob,
+        flags=flags,
+        silent_p_only=silent_p_only,
+    )
+
     def posterior(ln_offset: float) -> MagnitudeEstimate:
-        m, lp = log_posterior(
-            trig_dist_km,
-            trig_pga_ms2,
-            silent_dist_km,
-            silent_counts,
-            params=params,
-            false_trigger_prob=false_trigger_prob,
-            flags=flags,
-            silent_p_only=silent_p_only,
-            ln_offset=ln_offset,
-        )
-        return summarize(m, lp, trig_dist_km, params)
+        return summarize(*binned(ln_offset), trig_dist_km, params)
 
     est = posterior(0.0)
     if not shared_offset:
