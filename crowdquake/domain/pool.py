@@ -67,16 +67,18 @@ class TriggerPool:
     def window(self, cells: list[str], t_from: float, t_to: float) -> list[TriggerRecord]:
         """Pooled, still unassigned triggers of ``cells`` with t_from <= time <= t_to."""
         out: list[TriggerRecord] = []
+        examined = 0
         for c in cells:
             q = self.unassociated.get(c)
             if not q:
                 continue
             for r in reversed(q):  # newest first: stop at the window start
-                self.stats["examined"] += 1
+                examined += 1
                 if r.time_s < t_from:
                     break
                 if r.time_s <= t_to and not r.assigned:
                     out.append(r)
+        self.stats["examined"] += examined
         return out
 
     def recent_since(self, cell: str, t_from: float) -> Iterator[TriggerRecord]:
