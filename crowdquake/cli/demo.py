@@ -33,17 +33,33 @@ from crowdquake.sim.catalog import Quake
 )
 @click.option("--seed", default=1, show_default=True, help="Simulation seed.")
 @click.option(
+    "--after-origin-s",
+    default=60.0,
+    show_default=True,
+    help="Replay the triggers from 10 s before the origin to this long after it (the later "
+    "ones are far-field S arrivals and background; 0: the whole simulation).",
+)
+@click.option(
     "--keep-serving",
     is_flag=True,
     help="Leave API and worker running until Ctrl-C (the default when run in a terminal).",
 )
-def demo(port: int | None, quake: str, penetration: float, seed: int, keep_serving: bool) -> None:
+def demo(
+    port: int | None,
+    quake: str,
+    penetration: float,
+    seed: int,
+    after_origin_s: float,
+    keep_serving: bool,
+) -> None:
     """Start the API and a real worker, replay a real earthquake through HTTP, show the event.
 
     The earthquake's catalogue parameters are real (USGS ComCat); the phones around it are
     simulated (crowdquake.sim). Uses CROWDQUAKE_DATABASE_URL / CROWDQUAKE_BROKER_URL when set;
-    otherwise a SQLite file and the server-less SQLite broker under instance/.
+    otherwise a SQLite file and the server-less SQLite broker under instance/. Prints progress
+    counts, the result against the catalogue, and its own wall time per step.
     """
+    started = time.monotonic()
     from crowdquake.cli.http_replay import replay_over_http
     from crowdquake.cli.scenarios import earthquake_scenario
     from crowdquake.storage import migrate
@@ -58,7 +74,18 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
     click.echo(f"broker:   {settings.broker_url.split('@')[-1]}")
     logs = Path(settings.instance_dir).resolve() / "logs"
     web = spawn(
-        python_module("crowdquake.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+        # threads: keep-alive connections for the demo's concurrent client (sync workers close
+        # every connection)
+        python_module(
+            "crowdquake.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        ),
         # Every simulated phone registers from this one address.
         # ... and registered seconds ago: without this they would all be on probation and
         # the event held for an operator (docs/science.md, "Spoofed triggers")
@@ -73,20 +100,41 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
         log_path=logs / "worker.log",
     )
     click.echo(f"logs:     {logs}/web.log, {logs}/worker.log")
+    steps: dict[str, float] = {}
     try:
-        wait_ready(base)
-        click.echo(f"API listening on {base}  (OpenAPI: {base}/api/v1/openapi.json)")
+        mark = time.monotonic()
+        # simulated while the API and the worker start
         scenario, data = earthquake_scenario(quake, penetration, seed)
         truth = scenario.quake
         assert truth is not None  # an earthquake scenario always has one
+        n_simulated = len(data.triggers)
+        if after_origin_s > 0:
+            data = _around_origin(data, truth.origin_time_s, after_origin_s)
+        steps["simulate the scenario"] = time.monotonic() - mark
+        mark = time.monotonic()
+        wait_ready(base)
+        steps["start API and worker (rest)"] = time.monotonic() - mark
+        click.echo(f"API listening on {base}  (OpenAPI: {base}/api/v1/openapi.json)")
+        window = (
+            f"the {len(data.triggers)} from 10 s before the origin to {after_origin_s:.0f} s "
+            f"after it are replayed"
+            if after_origin_s > 0
+            else "all replayed"
+        )
         click.echo(
             f"scenario: {truth.source.removeprefix('notable:')} M{truth.magnitude:.1f}, "
-            f"{len(data.heartbeats)} steady phones, {len(data.triggers)} triggers "
+            f"{len(data.heartbeats)} steady phones, {n_simulated} triggers; {window} "
             f"(simulated phones, real catalogue event)"
         )
-        report = replay_over_http(base, data)
+        mark = time.monotonic()
+        report = replay_over_http(base, data, settle_s=5.0)
+        steps["register, heartbeats, replay, settle"] = time.monotonic() - mark
         _show(report, data, truth)
         click.echo(f"\nevents feed: {base}/api/v1/events   OpenAPI: {base}/api/v1/openapi.json")
+        steps["total (demo wall time)"] = time.monotonic() - started
+        click.echo("")
+        for name, seconds in steps.items():
+            click.echo(f"{name:40s}{seconds:8.1f} s")
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         if interactive or keep_serving:
             username, password = _demo_operator(settings.database_url)
@@ -103,6 +151,13 @@ def demo(port: int | None, quake: str, penetration: float, seed: int, keep_servi
     finally:
         stop(web)
         stop(worker)
+
+
+def _around_origin(data: ReplayData, origin_time_s: float, after_s: float) -> ReplayData:
+    """The triggers from 10 s before the origin to ``after_s`` after it; every phone stays."""
+    start = datetime.fromtimestamp(origin_time_s - 10.0, UTC)
+    end = datetime.fromtimestamp(origin_time_s + after_s, UTC)
+    return ReplayData([t for t in data.triggers if start <= t.time <= end], data.heartbeats)
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:

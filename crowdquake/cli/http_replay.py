@@ -3,7 +3,6 @@ time: a real client of the public API (devices, heartbeats, triggers, events).""
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import uuid
@@ -77,6 +76,19 @@ def replay_over_http(
         body = {"platform": "other", "app_version": "replay", "model_version": "replay"}
         return str(_post_json(client(), "/devices", body).raise_for_status().json()["token"])
 
+    def heartbeat(hb: Any) -> None:
+        body = {
+            "latitude": hb.lat_deg,
+            "longitude": hb.lon_deg,
+            "accuracy_m": 10.0,
+            "steady": True,
+            "charging": False,
+            "app_version": "replay",
+            "model_version": "replay",
+            "clock_offset_s": 0.0,
+        }
+        _post_json(client(), "/heartbeats", body, tokens[hb.device_id]).raise_for_status()
+
     with ThreadPoolExecutor(concurrency) as pool:
         tokens = dict(
             zip(
@@ -90,28 +102,10 @@ def replay_over_http(
                 strict=True,
             )
         )
-
-        def heartbeat(hb: Any) -> None:
-            body = {
-                "latitude": hb.lat_deg,
-                "longitude": hb.lon_deg,
-                "accuracy_m": 10.0,
-                "steady": True,
-                "charging": False,
-                "app_version": "replay",
-                "model_version": "replay",
-                "clock_offset_s": 0.0,
-            }
-            _post_json(client(), "/heartbeats", body, tokens[hb.device_id]).raise_for_status()
-
-        list(
-            _progress(
-                pool.map(heartbeat, data.heartbeats),
-                len(data.heartbeats),
-                "heartbeats",
-                show_progress,
-            )
-        )
+        for _ in _progress(
+            pool.map(heartbeat, data.heartbeats), len(data.heartbeats), "heartbeats", show_progress
+        ):
+            pass
 
         triggers = sorted(data.triggers, key=lambda t: t.arrival)
         if not triggers:
@@ -144,20 +138,17 @@ def replay_over_http(
                 else:
                     report.errors[response.status_code] += 1
 
+        progress = Progress(len(triggers), "triggers sent in real time", show_progress, 10.0)
         futures = []
-        with click.progressbar(
-            length=len(triggers),
-            label="replaying triggers in real time",
-            file=None if show_progress else io.StringIO(),
-        ) as bar:
-            for index, item in enumerate(triggers):
-                due = (item.arrival + shift - datetime.now(UTC)).total_seconds()
-                if due > 0:
-                    time.sleep(due)
-                futures.append(pool.submit(send, item, index % len(bases)))
-                bar.update(1)
-            for f in futures:
-                f.result()
+        for index, item in enumerate(triggers):
+            due = (item.arrival + shift - datetime.now(UTC)).total_seconds()
+            if due > 0:
+                time.sleep(due)
+            futures.append(pool.submit(send, item, index % len(bases)))
+            progress.advance()
+        for f in futures:
+            f.result()
+        progress.finish()
     time.sleep(settle_s)
     with httpx.Client(base_url=base, timeout=10) as http:
         since = (started - timedelta(minutes=10)).isoformat()
@@ -172,8 +163,38 @@ def replay_over_http(
     return report
 
 
+class Progress:
+    """Counts printed as plain lines (they stay readable in a log, unlike a progress bar): at
+    most every ``every_s`` seconds while it runs, and once at the end with the rate."""
+
+    def __init__(self, total: int, label: str, show: bool, every_s: float = 2.0) -> None:
+        self.total = total
+        self.label = label
+        self.show = show
+        self.every_s = every_s
+        self.done = 0
+        self.started = time.monotonic()
+        self._next = self.started + every_s
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.show and now >= self._next and self.done < self.total:
+            self._next = now + self.every_s
+            click.echo(f"  {self.label}: {self.done:,} / {self.total:,}", err=True)
+
+    def finish(self) -> None:
+        if self.show:
+            elapsed = time.monotonic() - self.started
+            rate = f" ({self.done / elapsed:,.0f}/s)" if elapsed > 0 else ""
+            click.echo(
+                f"  {self.label}: {self.done:,} / {self.total:,} in {elapsed:.1f} s{rate}", err=True
+            )
+
+
 def _progress(items: Any, total: int, label: str, show: bool) -> Any:
-    with click.progressbar(
-        items, length=total, label=label, file=None if show else io.StringIO()
-    ) as bar:
-        yield from bar
+    progress = Progress(total, label, show)
+    for item in items:
+        progress.advance()
+        yield item
+    progress.finish()

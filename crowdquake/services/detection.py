@@ -61,6 +61,8 @@ class PipelineConfig:
     # every device vetted (CROWDQUAKE_TRUST_ALL_DEVICES): no per-network / per-burst caps
     trust_all_devices: bool = False
     batch_max: int = 5000  # most new triggers per run (PostgreSQL); the follow-up run takes more
+    # a worker runs a busy region back to back this long before queueing its follow-up, s
+    drain_budget_s: float = 2.0
 
 
 @dataclass
@@ -349,14 +351,23 @@ def run_region(
         session.flush()
     regions = region_neighbours(region_key)
     params = config.params
-    if state.watermark is not None and not _has_new_triggers(session, regions, state.watermark):
-        # A redelivered or duplicate run: everything up to the watermark is already processed.
+    cached = cache.entries.get(region_key)
+    n_blocked = count_blocked_devices(session)
+    current = (
+        cached is not None and cached.generation == state.runs and cached.n_blocked == n_blocked
+    )
+    if (
+        not current
+        and state.watermark is not None
+        and not _has_new_triggers(session, regions, state.watermark)
+    ):
+        # A redelivered or duplicate run: everything up to the watermark is already processed
+        # (a current cached detector instead reads only what was committed since, which costs
+        # less than this check).
         state.queued_at = None
         report.skipped = "up to date"
         return report
-    cached = cache.entries.get(region_key)
-    n_blocked = count_blocked_devices(session)
-    if cached is None or cached.generation != state.runs or cached.n_blocked != n_blocked:
+    if cached is None or not current:
         # (a device blocked since the build: its stored triggers leave detection at once)
         report.rebuilt = True
         detector = StreamingDetector(params, load_background(session, region_key, params))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from celery import shared_task
 
@@ -28,17 +29,16 @@ def sweep(self: object) -> list[str]:
     return claimed
 
 
-def _follow_up(app: object, region_key: str, more_pending: bool) -> None:
+def _claim_follow_up(app: object, region_key: str, more_pending: bool) -> bool:
     """Coalesced work: the triggers that arrived during the run (the hand-off could not claim
-    the region while it was queued or running) or beyond ``batch_max`` get one next run now."""
+    the region while it was queued or running) or beyond ``batch_max``. Claims the region for
+    one next run when there are any; returns whether it did."""
     rt = runtime(app)
     now = SystemClock().now()
     with unit_of_work(app) as session:
         if not (more_pending or detection.has_pending(session, region_key, now, rt.pipeline)):
-            return
-        claimed = detection.claim_regions(session, [region_key], now, rt.pipeline)
-    for key in claimed:
-        associate_region.delay(key)
+            return False
+        return bool(detection.claim_regions(session, [region_key], now, rt.pipeline))
 
 
 @shared_task(
@@ -51,8 +51,35 @@ def _follow_up(app: object, region_key: str, more_pending: bool) -> None:
     time_limit=90,
 )
 def associate_region(self: object, region_key: str) -> dict[str, object]:
-    """Associate, locate and size the recent triggers of one region; write events and alerts."""
+    """Associate, locate and size the recent triggers of one region; write events and alerts.
+
+    A drain loop: after each committed run (at most ``batch_max`` new triggers) it claims the
+    region again if more arrived meanwhile and runs it at once, without a round trip through
+    the broker, for up to ``drain_budget_s``; then it queues the claimed follow-up and returns,
+    so other regions' runs are not starved. Under a flood a region is processed back to back in
+    bounded batches: throughput saturates at the detector's speed."""
     app = self.app  # type: ignore[attr-defined]
+    rt = runtime(app)
+    deadline = time.monotonic() + rt.pipeline.drain_budget_s
+    new_triggers = revisions = 0
+    neighbours_queued: set[str] = set()
+    while True:
+        report = _run_once(app, region_key, neighbours_queued)
+        new_triggers += report.new_triggers
+        revisions += report.revisions
+        if report.skipped == "locked":  # the holder of the lock follows up itself
+            break
+        if not _claim_follow_up(app, region_key, report.more_pending):
+            break
+        if time.monotonic() >= deadline:
+            associate_region.delay(region_key)
+            break
+    return {"new_triggers": new_triggers, "revisions": revisions}
+
+
+def _run_once(app: Any, region_key: str, queued: set[str]) -> detection.RunReport:
+    """One committed association run of ``region_key``, with its metrics, neighbour runs (not
+    in ``queued`` yet: added), alert deliveries and log line."""
     rt = runtime(app)
     started = time.perf_counter()
     try:
@@ -72,15 +99,14 @@ def associate_region(self: object, region_key: str) -> dict[str, object]:
     rt.metrics.alerts.inc(len(report.alert_ids))
     for cutoff in report.revision_cutoffs:
         rt.metrics.detection_latency.observe((committed - cutoff).total_seconds())
-    for key in report.neighbour_regions:
+    for key in report.neighbour_regions - queued:  # once per drain loop
         associate_region.delay(key)
-    if report.skipped != "locked":  # the holder of the lock follows up itself
-        _follow_up(app, region_key, report.more_pending)
+        queued.add(key)
     if report.alert_ids and rt.settings.webhook_url:
         for alert_id in report.alert_ids:
             app.send_task("crowdquake.alerts.deliver_alert", args=[alert_id])
     _log_run(report)
-    return {"new_triggers": report.new_triggers, "revisions": report.revisions}
+    return report
 
 
 def _log_run(report: detection.RunReport) -> None:
