@@ -65,6 +65,7 @@ class Settings:
     redrive_after_s: float = 5.0
     detection_handoff: bool = True
     association_batch_max: int = 5000
+    association_drain_s: float = 2.0
     alerts_disabled_regions: str = ""
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
@@ -167,6 +168,7 @@ def _check_positive(settings: Settings) -> None:
         "detection_tick_s",
         "redrive_after_s",
         "association_batch_max",
+        "association_drain_s",
         "fdsn_max_events",
         "feed_cache_s",
         "console_login_rate_limit_per_minute",
@@ -262,6 +264,8 @@ SETTINGS_DOC: dict[str, str] = {
     "queues their association runs at once (coalesced per process); off: only the sweeper does",
     "association_batch_max": "Most new triggers one association run takes (PostgreSQL); the rest "
     "go to the follow-up run it queues, so a run's time stays bounded in a surge",
+    "association_drain_s": "A worker runs a busy region's follow-up runs back to back (no broker "
+    "round trip) this long, then queues the next one so other regions get their turn",
     "alerts_disabled_regions": "Kill switch: comma-separated region keys (H3 res 2) where no "
     "automatic alert is issued; detection goes on. Also per region in the database",
     "webhook_url": "Outbound alert webhook (empty: no outbound publishing)",

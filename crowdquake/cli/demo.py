@@ -34,10 +34,10 @@ from crowdquake.sim.catalog import Quake
 @click.option("--seed", default=1, show_default=True, help="Simulation seed.")
 @click.option(
     "--after-origin-s",
-    default=60.0,
+    default=50.0,
     show_default=True,
-    help="Replay the triggers from 10 s before the origin to this long after it (the later "
-    "ones are far-field S arrivals and background; 0: the whole simulation).",
+    help="Replay the triggers from 5 s before the origin to this long after it (~98 % of the "
+    "Napa simulation's; the later ones are far-field arrivals and background; 0: all).",
 )
 @click.option(
     "--keep-serving",
@@ -116,7 +116,7 @@ def demo(
         steps["start API and worker (rest)"] = time.monotonic() - mark
         click.echo(f"API listening on {base}  (OpenAPI: {base}/api/v1/openapi.json)")
         window = (
-            f"the {len(data.triggers)} from 10 s before the origin to {after_origin_s:.0f} s "
+            f"the {len(data.triggers)} from 5 s before the origin to {after_origin_s:.0f} s "
             f"after it are replayed"
             if after_origin_s > 0
             else "all replayed"
@@ -154,8 +154,8 @@ def demo(
 
 
 def _around_origin(data: ReplayData, origin_time_s: float, after_s: float) -> ReplayData:
-    """The triggers from 10 s before the origin to ``after_s`` after it; every phone stays."""
-    start = datetime.fromtimestamp(origin_time_s - 10.0, UTC)
+    """The triggers from 5 s before the origin to ``after_s`` after it; every phone stays."""
+    start = datetime.fromtimestamp(origin_time_s - 5.0, UTC)
     end = datetime.fromtimestamp(origin_time_s + after_s, UTC)
     return ReplayData([t for t in data.triggers if start <= t.time <= end], data.heartbeats)
 

@@ -61,8 +61,7 @@ class PipelineConfig:
     # every device vetted (CROWDQUAKE_TRUST_ALL_DEVICES): no per-network / per-burst caps
     trust_all_devices: bool = False
     batch_max: int = 5000  # most new triggers per run (PostgreSQL); the follow-up run takes more
-    # a worker runs a busy region back to back this long before queueing its follow-up, s
-    drain_budget_s: float = 2.0
+    drain_budget_s: float = 2.0  # a busy region's runs back to back, then its follow-up is queued
 
 
 @dataclass

@@ -62,6 +62,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         disabled_alert_regions=disabled,
         trust_all_devices=settings.trust_all_devices,
         batch_max=settings.association_batch_max,
+        drain_budget_s=settings.association_drain_s,
     )
 
 

@@ -19,7 +19,7 @@ from crowdquake.cli.common import stop
 from crowdquake.cli.scenarios import earthquake_scenario
 from crowdquake.config import Settings
 from crowdquake.domain.geodesy import haversine_km
-from crowdquake.services.replay import load_at_once, shifted
+from crowdquake.services.replay import ReplayData, load_at_once, shifted
 from crowdquake.storage import migrate, models
 from crowdquake.storage.session import make_engine, make_session_factory
 from tests.functional.live import PG_URL, REDIS_URL, flush_redis, fresh_pg_database, start, wait_for
@@ -147,3 +147,53 @@ def test_scenario_becomes_one_event_with_alerts(stack: dict[str, Any], scenario:
     app.tasks["crowdquake.detection.associate_region"].apply(args=[event.region_key]).get()
     assert _counts(stack["engine"]) == before
     app.crowdquake_runtime.engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="bounded batches apply on PostgreSQL")
+def test_one_task_drains_a_backlog_in_bounded_batches(scenario: Any, tmp_path: Path) -> None:
+    """A region's task runs back to back, each run at most ``association_batch_max`` new
+    triggers, until nothing is pending (the drain loop): no broker round trip per batch."""
+    from crowdquake.tasks import make_celery
+
+    database_url = fresh_pg_database(PG_URL, "drain")
+    flush_redis(REDIS_URL)
+    migrate.upgrade(database_url)
+    settings = Settings(
+        database_url=database_url,
+        broker_url=REDIS_URL,
+        result_backend=REDIS_URL,
+        instance_dir=str(tmp_path),
+        association_batch_max=500,
+        association_drain_s=600.0,
+    )
+    truth, data = scenario
+    triggering = {t.device_id for t in data.triggers}  # fewer phones to register: a lean test
+    data = ReplayData(data.triggers, [h for h in data.heartbeats if h.device_id in triggering])
+    now = datetime.now(UTC)
+    origin = datetime.fromtimestamp(truth.quake.origin_time_s, UTC)
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        load_at_once(session, shifted(data, now - timedelta(seconds=30) - origin), now)
+        session.commit()
+        regions = sorted(set(session.scalars(select(models.Trigger.region_key))))
+        n_triggers = int(session.scalar(select(func.count()).select_from(models.Trigger)) or 0)
+    app = make_celery(settings)
+    app.loader.import_default_modules()
+    try:
+        for key in regions:  # one task per region, as the hand-off queues them
+            app.tasks["crowdquake.detection.associate_region"].apply(args=[key]).get()
+        with factory() as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(models.Trigger)
+                .where(models.Trigger.status == "new")
+            )
+            runs = sum(session.scalars(select(models.RegionState.runs)))
+            n_events = session.scalar(select(func.count()).select_from(models.Event))
+        assert pending == 0
+        assert runs >= n_triggers // 500  # bounded batches, all within the one task per region
+        assert n_events
+    finally:
+        app.crowdquake_runtime.engine.dispose()  # type: ignore[attr-defined]
+        engine.dispose()
