@@ -152,7 +152,10 @@ def assess_event(
             if wi > 0.0:
                 c = m.record.device_cell
                 cell_w[c] = cell_w.get(c, 0.0) + wi
-        trusted_mag = assoc.magnitude(ev, now_s, mask=mask, trusted_cell_weight=cell_w)
+        # only its point estimate is used: no stated uncertainty (two posteriors fewer)
+        trusted_mag = assoc.magnitude(
+            ev, now_s, mask=mask, trusted_cell_weight=cell_w, stated=False
+        )
     m_all = magnitude.magnitude if magnitude is not None else None
     m_trusted = trusted_mag.magnitude if trusted_mag is not None else None
     alert_m = None if m_all is None or m_trusted is None else min(m_all, m_trusted)
