@@ -3,8 +3,9 @@ answered before Flask; every other request goes to Flask untouched.
 
 Why: per request, Flask pushes an app and a request context, builds a Request, routes, runs the
 before/after hooks and builds a Response. Measured in one process with the database write
-stubbed out (2026-12-02, loaded 2-core machine), a single trigger cost 480-780 us of CPU through
-the Flask views, 100-190 us through this path, and Flask's own ``GET /healthz`` 180-200 us.
+stubbed out (``crowdquake bench ingest``, five runs on 2026-12-02, loaded 2-core machine), a
+single trigger cost 730-1,050 us of CPU through the Flask views, 170-240 us through this path,
+and Flask's own ``GET /healthz`` 170-210 us.
 ``crowdquake bench ingest --ingest-path flask`` serves the routes by the views for comparison.
 
 What stays the same, each from its one source:
