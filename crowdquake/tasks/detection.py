@@ -71,7 +71,9 @@ def associate_region(self: object, region_key: str) -> dict[str, object]:
             break
         if not _claim_follow_up(app, region_key, report.more_pending):
             break
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or not (report.new_triggers or report.more_pending):
+            # out of budget, or a run that read nothing (what is pending committed after its
+            # snapshot, or is unreadable, e.g. a blocked phone's): through the broker, as before
             associate_region.delay(region_key)
             break
     return {"new_triggers": new_triggers, "revisions": revisions}
