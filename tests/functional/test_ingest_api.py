@@ -12,40 +12,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from crowdquake.services.ports import FixedClock
+from tests.factories import heartbeat_body, trigger_body
 
 PROBLEM = "application/problem+json"
-
-
-def trigger_body(now: datetime, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "trigger_time": (now - timedelta(seconds=2)).isoformat(),
-        "clock_offset_s": 0.25,
-        "latitude": 37.87,
-        "longitude": -122.26,
-        "accuracy_m": 15.0,
-        "pga_ms2": 0.21,
-        "score": 0.93,
-        "model_version": "cq-edge-1",
-        "phase_hint": "P",
-    }
-    body.update(overrides)
-    return body
-
-
-def heartbeat_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "latitude": 37.87123,
-        "longitude": -122.26456,
-        "accuracy_m": 12.0,
-        "steady": True,
-        "charging": True,
-        "app_version": "1.0.0",
-        "model_version": "cq-edge-1",
-        "clock_offset_s": -0.12,
-    }
-    body.update(overrides)
-    return body
 
 
 def auth(headers: dict[str, str]) -> dict[str, str]:

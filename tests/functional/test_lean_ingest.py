@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,28 +27,12 @@ from crowdquake.services.ports import FixedClock
 from crowdquake.storage import migrate
 from crowdquake.storage.admin import recreate_postgres_database
 from crowdquake.storage.models import Trigger
+from tests.factories import trigger_body as trigger
 from tests.functional.conftest import RecordingSink
 
 PG_URL = os.environ.get("CROWDQUAKE_TEST_DATABASE_URL", "")
 Request = dict[str, Any]  # keyword arguments of FlaskClient.open
 Scenario = Callable[[datetime, str], list[Request]]
-
-
-def trigger(now: datetime, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "trigger_time": (now - timedelta(seconds=2)).isoformat(),
-        "clock_offset_s": 0.25,
-        "latitude": 37.87,
-        "longitude": -122.26,
-        "accuracy_m": 15.0,
-        "pga_ms2": 0.21,
-        "score": 0.93,
-        "model_version": "cq-edge-1",
-        "phase_hint": "P",
-    }
-    body.update(overrides)
-    return body
 
 
 def post(path: str, token: str | None, body: Any = None, **kwargs: Any) -> Request:

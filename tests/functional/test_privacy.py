@@ -23,8 +23,7 @@ from crowdquake.storage.models import (
     Trigger,
     Waveform,
 )
-from tests.factories import add_quake, quake_now
-from tests.functional.test_ingest_api import heartbeat_body, trigger_body
+from tests.factories import add_quake, heartbeat_body, quake_now, trigger_body
 
 
 def _count(session: Session, model: Any, **where: Any) -> int:
