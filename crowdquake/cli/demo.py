@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import signal
 import sys
@@ -67,10 +68,12 @@ def demo(
     settings = load_settings()
     # SIGTERM (a supervisor, `timeout`) stops the API and the worker too, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # One line for the schema instead of Alembic's line per migration (they are in the docs).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     migrate.upgrade(settings.database_url)
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    click.echo(f"database: {settings.database_url.split('@')[-1]}")
+    click.echo(f"database: {settings.database_url.split('@')[-1]} (schema migrated to the latest)")
     click.echo(f"broker:   {settings.broker_url.split('@')[-1]}")
     logs = Path(settings.instance_dir).resolve() / "logs"
     web = spawn(
