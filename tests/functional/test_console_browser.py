@@ -270,8 +270,19 @@ def test_operator_session_in_chromium(stack: dict[str, Any], browser: Any) -> No
     assert driver.find_elements(By.CSS_SELECTOR, "#event-map .epicentre")
     assert int(driver.find_element(By.ID, "moveout").get_attribute("data-points")) == n_map
     assert driver.find_element(By.ID, "moveout").size["height"] > 200
-    # The table was rendered with the page, the map a moment later (the event is still growing).
-    assert 5 <= len(driver.find_elements(By.CSS_SELECTOR, "#trigger-table tbody tr")) <= n_map
+    # The map, the charts and the tables come from one read (the event is still growing while
+    # the page loads; a newer revision only offers a reload).
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#trigger-table tbody tr")) == n_map
+    _wait(
+        driver,
+        "revisions chart drawn",
+        lambda d: d.find_element(By.ID, "revisions-chart").get_attribute("data-ready") == "1",
+    )
+    n_revisions = len(driver.find_elements(By.CSS_SELECTOR, "#revision-table tbody tr"))
+    assert n_revisions >= 1
+    assert int(driver.find_element(By.ID, "revisions-chart").get_attribute("data-revisions")) == (
+        n_revisions
+    )
     driver.save_screenshot(str(ARTEFACTS / "console-event.png"))
     region = driver.find_element(By.CSS_SELECTOR, ".summary code").text
 

@@ -1,5 +1,6 @@
 /* Event page: map (triggers by time, epicentre and uncertainty, alert cells), moveout plot,
-   magnitude and location across revisions. Data: the console's event JSON. */
+   magnitude and location across revisions. Data: the JSON the page embeds (the console's event
+   JSON at render time). */
 "use strict";
 (function () {
   var mapEl = document.getElementById("event-map");
@@ -135,12 +136,27 @@
         },
       },
     });
+    canvas.dataset.revisions = String(e.revisions.length);
     canvas.dataset.ready = "1";
   }
 
-  CQ.fetchJSON(mapEl.dataset.feed).then(function (e) {
-    drawMap(e);
-    drawMoveout(e);
-    drawRevisions(e);
-  }).catch(function (err) { mapEl.dataset.error = String(err); });
+  // The page's own snapshot (the same read as the header and the tables), so the map and the
+  // charts never show revisions the text does not; the feed is polled only to offer a reload.
+  var shown = JSON.parse(document.getElementById("event-data").textContent);
+  var shownVersion = shown.revisions.length ? shown.revisions[shown.revisions.length - 1].version : 0;
+  drawMap(shown);
+  drawMoveout(shown);
+  drawRevisions(shown);
+
+  var notice = document.getElementById("newer-revision");
+  function checkNewer() {
+    CQ.fetchJSON(mapEl.dataset.feed).then(function (e) {
+      var latest = e.revisions.length ? e.revisions[e.revisions.length - 1].version : 0;
+      if (latest > shownVersion || e.status !== shown.status) {
+        notice.hidden = false;
+        notice.dataset.latest = String(latest);
+      }
+    }).catch(function (err) { mapEl.dataset.error = String(err); });
+  }
+  setInterval(checkNewer, 5000);
 })();
