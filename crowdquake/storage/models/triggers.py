@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdquake.storage.base import Base, UTCDateTime
@@ -43,16 +43,40 @@ class Trigger(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")
     server_score: Mapped[float | None] = mapped_column(Float)
 
+    # Every index costs each ingest INSERT (and its WAL) some work, so the triggers table keeps
+    # only those a query needs (docs/operations.md, "Ingest: what a trigger write costs"):
     __table_args__ = (
-        Index("ix_triggers_trigger_time", "trigger_time"),
-        Index("ix_triggers_cell_time", "cell", "trigger_time"),
-        Index("ix_triggers_region_time", "region_key", "trigger_time"),
-        # An association run's read: what its regions received since its last read.
+        # Association runs (services/detection.py, storage/queries.py triggers_since): a
+        # region's triggers received since a point; has_pending and _has_new_triggers too.
         Index("ix_triggers_region_received", "region_key", "received_at"),
+        # Privacy export/erase by device, and the ON DELETE CASCADE from devices.
         Index("ix_triggers_device_time", "device_id", "trigger_time"),
-        Index("ix_triggers_event", "event_id"),
-        # The sweeper's query: regions with unprocessed ("new") triggers.
-        Index("ix_triggers_status_received", "status", "received_at"),
+        # Revision rewrites and the events FK (ON DELETE SET NULL): only associated rows carry
+        # an event, so an ingest INSERT (event_id NULL) never touches this index.
+        Index(
+            "ix_triggers_event",
+            "event_id",
+            postgresql_where=text("event_id IS NOT NULL"),
+            sqlite_where=text("event_id IS NOT NULL"),
+        ),
+        # The sweeper and the backlog counts: unprocessed triggers by arrival. Partial, so it
+        # holds the backlog only (small and hot) instead of every trigger ever received.
+        Index(
+            "ix_triggers_new_received",
+            "received_at",
+            postgresql_where=text("status = 'new'"),
+            sqlite_where=text("status = 'new'"),
+        ),
+        # Time windows of the console (last hour / day), the retention purge and the ingest
+        # rate: both times grow with the insertion order, so a BRIN index (one summary per 128
+        # heap pages; PostgreSQL docs, "BRIN Indexes") serves the ranges for a fraction of a
+        # B-tree's insert cost. A plain B-tree on SQLite, which has no BRIN.
+        Index(
+            "ix_triggers_times_brin",
+            "trigger_time",
+            "received_at",
+            postgresql_using="brin",
+        ),
     )
 
 
