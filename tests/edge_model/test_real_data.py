@@ -44,3 +44,29 @@ def test_strong_records_triggering_before_five_percent_of_pga_count_as_detected(
     # early the pre-trigger fires, and the quiet part before each record stays quiet.
     assert all(b["recall"] == 1.0 for b in out["by_pga_g"].values())
     assert out["control_false_triggers"] == 0
+
+
+def test_pocket_storage_keeps_still_phones_exact_and_motion_within_its_step() -> None:
+    from edge_model.data.pocket_phones import BLOCK, STEP_OF_STD, UNIT_MS2, decode_acc, encode_acc
+
+    rng = np.random.default_rng(3)
+    n = 40 * BLOCK + 17
+    # 20 s of a still phone (0.02 m/s² noise on gravity, on the 2 mm/s² grid), then walking.
+    still = (
+        np.round(
+            (np.array([[0.0], [0.0], [G_MS2]]) + rng.normal(0, 0.02, (3, 20 * BLOCK))) / UNIT_MS2
+        )
+        * UNIT_MS2
+    )
+    walk = (
+        np.array([[0.0], [0.0], [G_MS2]])
+        + 3.0 * np.sin(np.arange(n - still.shape[1]) / 8.0)
+        + rng.normal(0, 0.5, (3, n - still.shape[1]))
+    )
+    acc = np.concatenate([still, walk], axis=1)
+    back = decode_acc(encode_acc(acc), n)
+    np.testing.assert_allclose(back[:, : still.shape[1]], still, atol=1e-9)
+    err = back[:, still.shape[1] :] - walk
+    # The step is at most STEP_OF_STD of a block's std (~2.2 m/s² here): error <= half a step.
+    assert np.abs(err).max() <= 0.5 * STEP_OF_STD * walk.std(axis=1).max() * 1.2
+    assert np.abs(err).max() > UNIT_MS2  # and the motion really was stored coarser
