@@ -12,7 +12,7 @@ from crowdquake.config import Settings
 from crowdquake.services.ports import Clock, NullTriggerSink, SystemClock, TriggerSink
 from crowdquake.storage.group_commit import GroupCommitInserter
 from crowdquake.storage.models import Trigger
-from crowdquake.storage.queries import insert_committed_postgres
+from crowdquake.storage.queries import insert_committed_postgres, install_copy_stage
 from crowdquake.storage.session import make_engine, make_session_factory
 from crowdquake.web import EXTENSION, Container, install_session_teardown
 
@@ -51,6 +51,8 @@ def create_app(
         else None
     )
     triggers_table: Table = Trigger.__table__  # type: ignore[assignment]
+    # Batch ingest loads its rows with COPY through a per-connection staging table.
+    install_copy_stage(engine, triggers_table)
     if trigger_sink is None and settings.detection_handoff and session_factory is None:
         from crowdquake.tasks.handoff import DetectionHandoff, celery_dispatch
 
@@ -71,10 +73,9 @@ def create_app(
         trigger_inserter=(
             GroupCommitInserter(
                 partial(insert_committed_postgres, engine, triggers_table),
-                # A second flush may start while one waits for its commit (WAL flush): callers
-                # then wait for about one commit instead of one and a half. PostgreSQL itself
-                # groups the WAL flushes of concurrent commits.
-                max_flushes=2,
+                # 1 (default): rows that arrive while a flush waits for its commit (the WAL flush)
+                # go together in the next one, so the group grows with the load.
+                max_flushes=settings.ingest_group_commit_flushes,
                 on_flush=metrics.group_commit_rows.observe,
             )
             if autocommit is not None and settings.ingest_group_commit

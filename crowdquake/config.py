@@ -44,6 +44,7 @@ class Settings:
     max_request_header_bytes: int = 8190
     auth_cache_ttl_s: float = 10.0
     ingest_group_commit: bool = True
+    ingest_group_commit_flushes: int = 1
     ingest_lean_path: bool = True
     # Alert streams (their own asyncio process next to gunicorn)
     stream_bind: str = ""
@@ -155,6 +156,7 @@ def _check_positive(settings: Settings) -> None:
     for name in (
         "web_workers",
         "web_threads",
+        "ingest_group_commit_flushes",
         "max_request_bytes",
         "max_batch_triggers",
         "rate_limit_per_minute",
@@ -236,6 +238,9 @@ SETTINGS_DOC: dict[str, str] = {
     "ingest_group_commit": "PostgreSQL: `POST /api/v1/triggers` inserts through a group commit, "
     "so concurrent requests of one web process (web_threads > 1) share one INSERT and commit; "
     "each 2xx still follows the commit of its row",
+    "ingest_group_commit_flushes": "Group commits one web process runs at once (each on its own "
+    "connection). 1: requests that arrive during a flush wait and go together in the next one "
+    "(larger groups, fewer WAL flushes under load)",
     "ingest_lean_path": "`POST /api/v1/triggers` and `/api/v1/triggers:batch` are answered by "
     "a lean WSGI path before Flask (same rules, errors, metrics and durability; false: by the "
     "Flask views)",

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
+from crowdquake.cli.bench_cpu import CpuMeter, ServerCpu
 from crowdquake.cli.bench_ingest_edge import edge_cpu_us
 from crowdquake.cli.common import (
     free_port,
@@ -228,11 +230,16 @@ def bench_ingest(
             ),
         }
         results: dict[str, WrkResult] = {}
+        cpu: dict[str, ServerCpu] = {}
+        meter = CpuMeter(server.pid, make_url(database_url).database or "")
         for name, (url, script, conns) in phases.items():
             click.echo(f"  {name:8s} {duration_s} s ...", err=True)
+            before = meter.sample() if meter.available() else None
             results[name] = run_wrk(
                 url, script, duration_s=duration_s, connections=conns, threads=wrk_threads
             )
+            if before is not None:
+                cpu[name] = meter.spent(before, meter.sample())
         flushed_rows, flushes = _group_commit_totals(base)
     finally:
         stop(server)
@@ -267,6 +274,19 @@ def bench_ingest(
             f"  group commit (single + paced): {flushed_rows:.0f} triggers in {flushes:.0f} "
             f"flushes, {flushed_rows / flushes:.1f} per flush"
         )
+    if cpu:
+        click.echo(
+            "  server CPU per request (web processes; PostgreSQL backends of the database; "
+            "steadier than req/s on a busy machine):"
+        )
+        for name, spent in cpu.items():
+            done = results[name].requests_per_s * duration_s
+            per = f"per trigger (/{batch_size})" if name == "batch" else "per request"
+            scale = 1e6 / (done * (batch_size if name == "batch" else 1) or 1)
+            click.echo(
+                f"    {name:8s} web {spent.web_s * scale:6.0f} us  database "
+                f"{spent.database_s * scale:6.0f} us  {per}"
+            )
     click.echo(
         "  web-edge CPU per request (in one process, write stubbed; steadier on a busy machine):"
     )

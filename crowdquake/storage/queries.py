@@ -11,16 +11,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
     Engine,
     Float,
     Integer,
+    SmallInteger,
     String,
     Table,
     TypeDecorator,
     Uuid,
+    event,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,6 +43,8 @@ def insert_ignoring_duplicates(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         if len(rows) > 1 and _unnest_insertable(table, rows):
+            if len(rows) >= COPY_MIN_ROWS and _has_copy_stage(session, table):
+                return _insert_copy(session, table, rows, key)
             return _insert_unnest(session, table, rows, key)
         stmt: Any = postgresql.insert(table)
     elif dialect == "sqlite":
@@ -198,6 +203,114 @@ def _unnest_statement(
     """The unnest INSERT text and its one-array-per-column parameters."""
     names = tuple(rows[0].keys())
     return _unnest_sql(table, names, key), {n: _array_param(table, n, rows, dialect) for n in names}
+
+
+# From this many rows on, a PostgreSQL insert through a staging table with COPY beats the unnest
+# statement: COPY's rows are encoded by psycopg's C code in binary, the arrays of the unnest form
+# as text in Python (about 20 us a row on the 2-core machine), at the price of one more round
+# trip (measured with `crowdquake bench ingest`, docs/operations.md).
+COPY_MIN_ROWS = 16
+_COPY_STAGES = "crowdquake_copy_stages"  # connection info key: tables with a staging table
+
+
+def _stage_name(table: Table) -> str:
+    return f"copy_stage_{table.name}"
+
+
+def install_copy_stage(engine: Engine, table: Table) -> None:
+    """PostgreSQL: give every new connection of ``engine`` a temporary staging table for
+    ``table`` (same columns, emptied at each commit), which lets
+    :func:`insert_ignoring_duplicates` load many rows with COPY. Created once per connection,
+    outside any request's transaction (a rolled-back request cannot take it away). A connection
+    on which it cannot be created (schema not migrated yet) keeps the unnest statement."""
+    if engine.dialect.name != "postgresql":
+        return
+    quote = _PG_DIALECT.identifier_preparer.quote
+    create = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(_stage_name(table))} "
+        f"(LIKE {quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+
+    def create_stage(dbapi_connection: Any, record: Any) -> None:
+        import psycopg
+
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(create)
+            dbapi_connection.commit()
+        except psycopg.errors.UndefinedTable:
+            dbapi_connection.rollback()
+            return
+        record.info.setdefault(_COPY_STAGES, set()).add(table.name)
+
+    event.listen(engine, "connect", create_stage)
+
+
+def _has_copy_stage(session: Session, table: Table) -> bool:
+    return table.name in session.connection().connection.info.get(_COPY_STAGES, ())
+
+
+# psycopg's binary COPY needs each column's PostgreSQL type; other column types take the unnest
+# statement.
+def _copy_type(column_type: Any) -> str | None:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, Uuid):
+        return "uuid"
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, Float):
+        # FLOAT without a precision is double precision; FLOAT(p <= 24) would be real.
+        return "float8" if (column_type.precision or 53) > 24 else None
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, BigInteger):
+        return "int8"
+    if isinstance(column_type, SmallInteger):
+        return "int2"
+    if isinstance(column_type, Integer):
+        return "int4"
+    if isinstance(column_type, String):
+        return "text"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _copy_sql(table: Table, names: tuple[str, ...], key: str) -> tuple[str, str, list[str] | None]:
+    quote = _PG_DIALECT.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    stage = quote(_stage_name(table))
+    types = [_copy_type(table.c[n].type) for n in names]
+    copy = f"COPY {stage} ({columns}) FROM STDIN (FORMAT BINARY)"
+    # The staged rows leave the stage in the same statement, so a second insert in the same
+    # transaction does not see them again; the commit truncates the stage's dead rows.
+    move = (
+        f"WITH staged AS (DELETE FROM {stage} RETURNING {columns}) "
+        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM staged "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(key)}"
+    )
+    return copy, move, None if None in types else [str(t) for t in types]
+
+
+def _insert_copy(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str
+) -> set[Any]:
+    """Many rows by binary COPY into the connection's staging table, then one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` into ``table``, both in the
+    session's transaction."""
+    names = tuple(rows[0].keys())
+    copy_sql, move_sql, types = _copy_sql(table, names, key)
+    if types is None:
+        return _insert_unnest(session, table, rows, key)
+    dialect = session.get_bind().dialect
+    columns = [_column_values(table, n, rows, dialect) for n in names]
+    driver: Any = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        with cursor.copy(copy_sql) as copy:
+            copy.set_types(types)
+            for values in zip(*columns, strict=True):
+                copy.write_row(values)
+        return {row[0] for row in cursor.execute(move_sql).fetchall()}
 
 
 def insert_committed_postgres(

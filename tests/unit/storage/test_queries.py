@@ -16,9 +16,11 @@ from crowdquake.storage import migrate
 from crowdquake.storage.admin import recreate_postgres_database
 from crowdquake.storage.models import Device, Trigger
 from crowdquake.storage.queries import (
+    COPY_MIN_ROWS,
     array_literal,
     insert_committed_postgres,
     insert_ignoring_duplicates,
+    install_copy_stage,
 )
 from crowdquake.storage.session import make_engine, make_session_factory
 
@@ -124,6 +126,63 @@ def test_committed_insert_is_durable_idempotent_and_leaves_the_pool_clean(now: d
         with pytest.raises(Exception, match="foreign key"):
             insert_committed_postgres(engine, table, bad)  # type: ignore[arg-type]
         assert insert_committed_postgres(engine, table, [_row(device_id, now, 12)])  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only write path (CI sets the URL)")
+def test_copy_insert_matches_the_unnest_insert(now: datetime) -> None:
+    url = recreate_postgres_database(PG_URL, "crowdquake_test_copy")
+    migrate.upgrade(url)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    install_copy_stage(engine, Trigger.__table__)  # type: ignore[arg-type]
+    table = Trigger.__table__
+    n = COPY_MIN_ROWS + 4
+    try:
+        factory = make_session_factory(engine)
+        with factory() as session:
+            device_id = _device(session, now)
+            session.commit()
+            rows = [_row(device_id, now, i) for i in range(n)]
+            assert session.connection().connection.info["crowdquake_copy_stages"] == {"triggers"}
+            half = n // 2
+            assert (
+                insert_ignoring_duplicates(session, table, rows[:half])
+                == {  # type: ignore[arg-type]
+                    r["id"] for r in rows[:half]
+                }
+            )
+            # Twice in one transaction: the first call's rows left the stage with it.
+            assert (
+                insert_ignoring_duplicates(session, table, rows)
+                == {  # type: ignore[arg-type]
+                    r["id"] for r in rows[half:]
+                }
+            )
+            session.rollback()  # a rejected request writes nothing
+            assert session.scalar(select(func.count()).select_from(Trigger)) == 0
+            assert insert_ignoring_duplicates(session, table, rows) == {r["id"] for r in rows}  # type: ignore[arg-type]
+            session.commit()
+            for r in rows:
+                stored = session.get(Trigger, r["id"])
+                assert stored is not None
+                assert stored.trigger_time == r["trigger_time"]
+                assert stored.received_at == r["received_at"]
+                assert stored.pga_ms2 == (
+                    None if r["pga_ms2"] is None else pytest.approx(r["pga_ms2"])
+                )
+                assert stored.accuracy_m == pytest.approx(float(r["accuracy_m"]))
+                assert stored.body_digest == r["body_digest"]
+            assert session.scalar(text("SELECT count(*) FROM copy_stage_triggers")) == 0
+        # A database without the table yet (not migrated): the connection still works and
+        # inserts take the unnest statement once the table exists.
+        bare_url = recreate_postgres_database(PG_URL, "crowdquake_test_copy_bare")
+        bare = make_engine(bare_url, pool_size=1, max_overflow=0)
+        install_copy_stage(bare, Trigger.__table__)  # type: ignore[arg-type]
+        with bare.connect() as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+            assert "crowdquake_copy_stages" not in conn.connection.info
+        bare.dispose()
     finally:
         engine.dispose()
 
