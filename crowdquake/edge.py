@@ -240,7 +240,11 @@ class PipelineConfig:
       ``steady_max_ms2`` = 0.045 m/s²: a phone on a table measured 0.015-0.025 m/s² (its sensor
       noise), a phone in the pocket of a person standing still 0.035-0.07 m/s². A phone whose
       own resting level is higher (a coarse 12-bit sensor at ±16 g: ~0.06 m/s²) is steady up
-      to ``steady_floor_ratio`` times the quietest 10 s it has seen;
+      to ``steady_floor_ratio`` times the quietest 10 s it has seen, counted at most at
+      ``steady_floor_max_ms2`` = 0.1 m/s²: a phone that has never been quieter than that has
+      not been at rest (the noisiest sensors of the phone model rest at 0.04 m/s²; a person
+      standing still median 0.05, driving 0.2-0.88). Without that cap a recording that starts
+      in motion (washing hands: 1.5 m/s²) counted as its own resting level;
     * orientation: a person's motion turns the phone, so gravity moves between the axes; a
       resting phone that shakes keeps its orientation. The mean acceleration vector over the
       looks may differ from the mean over 1-6 s before the pre-trigger by at most
@@ -257,6 +261,7 @@ class PipelineConfig:
     min_sta_ms2: float = 0.04
     steady_max_ms2: float = 0.045
     steady_floor_ratio: float = 1.5
+    steady_floor_max_ms2: float = 0.1
     min_pga_ms2: float = 0.075
     tilt_abs_ms2: float = 0.01
     tilt_rel: float = 0.06
@@ -309,7 +314,8 @@ class PhonePipeline:
         if cfg.require_steady:
             # A coarse or noisy sensor rests above the absolute limit: its own quietest level so
             # far (causal running minimum of the LTA) times ``steady_floor_ratio`` admits it.
-            floor = np.minimum.accumulate(lta) * cfg.steady_floor_ratio**2
+            quietest = np.minimum(np.minimum.accumulate(lta), cfg.steady_floor_max_ms2**2)
+            floor = quietest * cfg.steady_floor_ratio**2
             on &= lta < np.maximum(cfg.steady_max_ms2**2, floor)
         rising = np.flatnonzero(on & ~np.concatenate([[False], on[:-1]]))
         # The STA window ends at idx; its onset is about where the window began to fill.

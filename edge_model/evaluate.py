@@ -45,7 +45,12 @@ MATCHED_FPR = 0.01
 REAL_PGA_BINS_G = ((0.01, 0.03), (0.03, 0.1), (0.1, 0.3), (0.3, 0.5))
 MAX_DELAY_S = 5.0
 # The phone logic as shipped before the orientation check, floor and tighter steadiness gate.
-V1_GATES = {"steady_max_ms2": 0.1, "min_pga_ms2": 0.0, "tilt_abs_ms2": float("inf")}
+V1_GATES = {
+    "steady_max_ms2": 0.1,
+    "min_pga_ms2": 0.0,
+    "tilt_abs_ms2": float("inf"),
+    "steady_floor_max_ms2": float("inf"),
+}
 
 
 @dataclass(frozen=True)

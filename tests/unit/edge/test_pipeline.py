@@ -139,3 +139,20 @@ def test_steadiness_gate_tells_table_from_pocket(pipeline: PhonePipeline) -> Non
     in_pocket, _ = pipeline.pre_triggers(_quiet_then(shaking + sway, seed=2), MODEL_RATE_HZ)
     assert on_table.max() >= 29 * MODEL_RATE_HZ
     assert not np.any(in_pocket >= 29 * MODEL_RATE_HZ)
+
+
+def test_a_phone_moving_from_the_start_has_no_resting_level(pipeline: PhonePipeline) -> None:
+    """A stream that starts in motion (1.5 m/s² rms, e.g. hands washed beside the phone) must
+    not count its own quietest 10 s as a resting level: a jolt in it never pre-triggers. A
+    coarse sensor resting at 0.06 m/s² (above the absolute limit) still does."""
+    from crowdquake.edge import PipelineConfig
+
+    n = int(40 * MODEL_RATE_HZ)
+    rng = np.random.default_rng(5)
+    shaking = _shaking(n, 6.0)
+    moving = _quiet_then(shaking, seed=3) + rng.normal(0.0, 1.5 / np.sqrt(3), (3, n))
+    assert pipeline.pre_triggers(moving, MODEL_RATE_HZ)[0].size == 0
+    uncapped = PhonePipeline(pipeline.model, PipelineConfig(steady_floor_max_ms2=float("inf")))
+    assert uncapped.pre_triggers(moving, MODEL_RATE_HZ)[0].size >= 1  # the former loophole
+    coarse = _quiet_then(_shaking(n, 0.5), seed=3, noise_ms2=0.06 / np.sqrt(3))
+    assert pipeline.pre_triggers(coarse, MODEL_RATE_HZ)[0].max() >= 29 * MODEL_RATE_HZ
