@@ -18,6 +18,9 @@ DEFAULT_INSTANCE_DIR = Path("instance")
 ENVIRONMENTS = ("development", "production")
 DEFAULT_CAP_SENDER = "crowdquake@localhost"
 DEFAULT_QUAKEML_AUTHORITY = "crowdquake.invalid"
+# a device is active if its steady heartbeat is this fresh, s (the one source of this default:
+# ``services.detection.PipelineConfig`` takes it too)
+DEFAULT_ACTIVE_HEARTBEAT_MAX_AGE_S = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class Settings:
     # Privacy and freshness
     heartbeat_cell_resolution: int = 7
     trigger_retention_days: int = 30
-    active_heartbeat_max_age_s: float = 1800.0
+    active_heartbeat_max_age_s: float = DEFAULT_ACTIVE_HEARTBEAT_MAX_AGE_S
     trust_all_devices: bool = False
     device_network_retention_days: float = 365.0
     # Real-time pipeline

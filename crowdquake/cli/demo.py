@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -212,24 +213,68 @@ def _show(report: HttpReplayReport, data: ReplayData, truth: Quake) -> None:
         haversine_km(best["latitude"], best["longitude"], truth.lat_deg, truth.lon_deg)
     )
     detected = datetime.fromisoformat(best["detected_at"])
-    first = best["revisions"][0]
-    click.echo(f"{'':22s}{'detected':>24s}{'catalogue truth':>24s}")
+    revisions = best["revisions"] or [best]
+    first, final = revisions[0], revisions[-1]
+    w = 28  # column width
+    click.echo(f"{'':22s}{'first estimate':>{w}s}{'final estimate':>{w}s}{'catalogue truth':>{w}s}")
     click.echo(
-        f"{'origin time':22s}{best['origin_time'][11:23]:>24s}{origin.isoformat()[11:23]:>24s}"
+        f"{'origin time':22s}{_origin(first):>{w}s}{_origin(final):>{w}s}"
+        f"{origin.isoformat()[11:23]:>{w}s}"
     )
     click.echo(
-        f"{'latitude, longitude':22s}{best['latitude']:>11.3f}, {best['longitude']:<11.3f}"
-        f"{truth.lat_deg:>11.3f}, {truth.lon_deg:<11.3f}"
+        f"{'latitude, longitude':22s}{_latlon(first):>{w}s}{_latlon(final):>{w}s}"
+        f"{f'{truth.lat_deg:.3f}, {truth.lon_deg:.3f}':>{w}s}"
     )
-    mag = best["magnitude"]
-    shown = mag if mag is not None else float("nan")
-    click.echo(f"{'magnitude':22s}{shown:>24.2f}{truth.magnitude:>24.1f}")
     click.echo(
-        f"location error {error_km:.1f} km; magnitude error "
-        f"{(mag - truth.magnitude) if mag is not None else float('nan'):+.2f}; "
-        f"first published {(detected - origin).total_seconds():.1f} s after origin "
-        f"(first M {first['magnitude'] or float('nan'):.2f}, {first['n_triggers']} triggers); "
-        f"{len(best['revisions'])} revisions, final {best['n_triggers']} triggers"
+        f"{'epicentre error':22s}{_epi_error(first, truth):>{w}s}{_epi_error(final, truth):>{w}s}"
+        f"{'':>{w}s}"
+    )
+    click.echo(
+        f"{'magnitude (1 sigma)':22s}{_magnitude(first):>{w}s}{_magnitude(final):>{w}s}"
+        f"{truth.magnitude:>{w}.1f}"
+    )
+    click.echo(
+        f"{'magnitude error':22s}{_dm(first, truth):>{w}s}{_dm(final, truth):>{w}s}{'':>{w}s}"
+    )
+    click.echo(f"{'triggers':22s}{first['n_triggers']:>{w}d}{final['n_triggers']:>{w}d}")
+    click.echo(
+        f"location error {error_km:.1f} km; first published "
+        f"{(detected - origin).total_seconds():.1f} s after origin; "
+        f"{len(best['revisions'] or [])} revisions"
     )
     if len(events) > 1:
         click.echo(f"{len(events) - 1} other event(s) reported in the same period")
+
+
+def _origin(rev: dict[str, Any]) -> str:
+    sd = rev.get("origin_time_uncertainty_s")
+    text = str(rev["origin_time"])[11:23]
+    return f"{text} ± {sd:.1f} s" if sd is not None else text
+
+
+def _latlon(rev: dict[str, Any]) -> str:
+    sd = rev.get("horizontal_uncertainty_km")
+    text = f"{rev['latitude']:.3f}, {rev['longitude']:.3f}"
+    return f"{text} ± {sd:.1f} km" if sd is not None else text
+
+
+def _epi_error(rev: dict[str, Any], truth: Quake) -> str:
+    from crowdquake.domain.geodesy import haversine_km
+
+    km = float(haversine_km(rev["latitude"], rev["longitude"], truth.lat_deg, truth.lon_deg))
+    return f"{km:.1f} km"
+
+
+def _magnitude(rev: dict[str, Any]) -> str:
+    m, sd = rev.get("magnitude"), rev.get("magnitude_uncertainty")
+    if m is None:
+        return "-"
+    return f"{m:.2f} ± {sd:.2f}" if sd is not None else f"{m:.2f}"
+
+
+def _dm(rev: dict[str, Any], truth: Quake) -> str:
+    m, sd = rev.get("magnitude"), rev.get("magnitude_uncertainty")
+    if m is None:
+        return "-"
+    dm = m - truth.magnitude
+    return f"{dm:+.2f} (z {dm / sd:+.1f})" if sd else f"{dm:+.2f}"

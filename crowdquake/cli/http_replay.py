@@ -63,6 +63,7 @@ def replay_over_http(
     )
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     local = threading.local()
+    made: list[httpx.Client] = []  # every thread's clients, closed at the end
 
     def client(node: int = 0) -> httpx.Client:
         """This thread's client for web node ``node`` (several nodes: scale-out runs)."""
@@ -70,6 +71,7 @@ def replay_over_http(
             local.clients = {}
         if node not in local.clients:
             local.clients[node] = httpx.Client(base_url=bases[node], timeout=10, limits=limits)
+            made.append(local.clients[node])
         return local.clients[node]  # type: ignore[no-any-return]
 
     def register(_key: str) -> str:
@@ -109,6 +111,8 @@ def replay_over_http(
 
         triggers = sorted(data.triggers, key=lambda t: t.arrival)
         if not triggers:
+            for c in made:
+                c.close()
             return HttpReplayReport(datetime.now(UTC), timedelta(0))
         started = datetime.now(UTC)
         shift = (started + timedelta(seconds=lead_s)) - triggers[0].arrival
@@ -149,6 +153,8 @@ def replay_over_http(
         for f in futures:
             f.result()
         progress.finish()
+    for c in made:
+        c.close()
     time.sleep(settle_s)
     with httpx.Client(base_url=base, timeout=10) as http:
         since = (started - timedelta(minutes=10)).isoformat()

@@ -170,9 +170,10 @@ class Associator:
         mask: np.ndarray | None = None,
         trusted_cell_weight: dict[str, float] | None = None,
         stated: bool = True,
+        marginal: bool | None = None,
     ) -> MagnitudeEstimate | None:
         """``EventSizer.magnitude``: members and the phones passed in silence by ``now_s``."""
-        return self.sizer.magnitude(ev, now_s, mask, trusted_cell_weight, stated)
+        return self.sizer.magnitude(ev, now_s, mask, trusted_cell_weight, stated, marginal)
 
     def model_radius_km(self, ev: EventState, at_s: float, phase: Phase) -> float:
         """``EventSizer.model_radius_km``: radius the wave has surely covered at ``at_s``."""

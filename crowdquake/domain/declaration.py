@@ -27,6 +27,7 @@ from scipy.stats import binom
 from scipy.stats import gamma as gamma_dist
 
 from crowdquake.domain import detection as stat
+from crowdquake.domain.cells import REGION_RESOLUTION
 from crowdquake.domain.consistency import (
     distinct_sites,
     no_moveout,
@@ -63,7 +64,7 @@ class Declarer:
         self.last_context: tuple[int, float, float, int] = (0, 0.0, 0.0, 0)
         self._last_check: dict[str, tuple[float, int]] = {}
         self._seq = 0
-        n_cells_region = 7 ** max(params.h3_resolution - params.region_h3_resolution, 0)
+        n_cells_region = 7 ** max(params.h3_resolution - REGION_RESOLUTION, 0)
         self.log10_alpha = stat.log10_threshold(
             params.target_false_events_per_region_year, n_cells_region, params.window_s
         )

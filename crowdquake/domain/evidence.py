@@ -152,9 +152,10 @@ def assess_event(
             if wi > 0.0:
                 c = m.record.device_cell
                 cell_w[c] = cell_w.get(c, 0.0) + wi
-        # only its point estimate is used: no stated uncertainty (two posteriors fewer)
+        # only its point estimate is used: no stated uncertainty (two posteriors fewer), but
+        # marginalised over the epicentre as the published magnitude is (comparable with it)
         trusted_mag = assoc.magnitude(
-            ev, now_s, mask=mask, trusted_cell_weight=cell_w, stated=False
+            ev, now_s, mask=mask, trusted_cell_weight=cell_w, stated=False, marginal=True
         )
     m_all = magnitude.magnitude if magnitude is not None else None
     m_trusted = trusted_mag.magnitude if trusted_mag is not None else None

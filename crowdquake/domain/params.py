@@ -28,9 +28,6 @@ class DetectionParams:
     # --- cells and denominators ---
     h3_resolution: int = 6  # statistic cells, avg edge 3.7 km (h3 docs); ~MyShake 10-km cells
     neighbourhood_k_rings: int = 2  # cell neighbourhood = grid_disk(cell, k): radius ~13 km
-    # work partition and "region" of the false-event target (res 2: ~86,000 km²)
-    region_h3_resolution: int = 2
-    active_heartbeat_max_age_s: float = 1800.0  # a steady heartbeat younger than this = active
 
     # --- detection statistic ---
     window_s: float = 10.0  # counting window W, s
@@ -95,6 +92,11 @@ class DetectionParams:
     silent_margin_s: float = 2.0  # a phone is silent if the S wave passed it this long ago
     # silent phones the P wave has passed (but not yet S) bound M too: their P peak stayed low
     p_wave_silence: bool = True
+    # the published magnitude is marginalised over candidate epicentres (domain.sizing) when
+    # the stated horizontal uncertainty is at least this (km), over a Gaussian this many times
+    # wider than stated
+    magnitude_location_min_km: float = 2.0
+    magnitude_location_sd_factor: float = 2.0
 
     # --- alerting (Android style levels, WGRW12 intensity) ---
     alert_h3_resolution: int = 5  # alert cells, avg edge 9.9 km

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from crowdquake.config import DEFAULT_ACTIVE_HEARTBEAT_MAX_AGE_S
 from crowdquake.domain.cells import region_key as region_of
 from crowdquake.domain.detection import BackgroundRates
 from crowdquake.domain.detection import local_hour as solar_hour
@@ -56,7 +57,7 @@ class PipelineConfig:
     late_margin_s: float = 10.0  # re-read this much before the watermark (commit-order skew), s
     redrive_after_s: float = 5.0  # a queued run not finished after this is presumed lost, s
     device_refresh_s: float = 30.0  # reload active devices at most this often, s
-    active_heartbeat_max_age_s: float = 1800.0
+    active_heartbeat_max_age_s: float = DEFAULT_ACTIVE_HEARTBEAT_MAX_AGE_S  # Settings sets it
     disabled_alert_regions: frozenset[str] = frozenset()
     # every device vetted (CROWDQUAKE_TRUST_ALL_DEVICES): no per-network / per-burst caps
     trust_all_devices: bool = False

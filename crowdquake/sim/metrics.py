@@ -61,6 +61,9 @@ class Outcome:
     # (estimate - truth) / stated 1-sigma uncertainty
     first_z: float = NAN
     final_z: float = NAN
+    # stated 1-sigma uncertainties of the first estimate (km, magnitude units)
+    first_horizontal_sd_km: float = NAN
+    first_magnitude_sd: float = NAN
     azimuthal_gap_deg: float = NAN
     final_lat_deg: float = NAN
     final_lon_deg: float = NAN
@@ -171,6 +174,9 @@ def score(run: MethodRun, scenario: Scenario) -> Outcome:
     out.first_dm = _dm(first.first, quake.magnitude)
     out.final_dm = _dm(final, quake.magnitude)
     out.first_z = _z(first.first, quake.magnitude)
+    out.first_horizontal_sd_km = first.first.hypocenter.horizontal_uncertainty_km
+    if first.first.magnitude is not None:
+        out.first_magnitude_sd = first.first.magnitude.uncertainty
     out.final_z = _z(final, quake.magnitude)
     if final.trust is not None:
         out.final_held = final.trust.held

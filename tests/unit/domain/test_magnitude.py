@@ -10,7 +10,9 @@ from crowdquake.domain.magnitude import (
     LOWER_BOUND,
     P_THRESHOLD,
     TRUNCATED,
+    MagnitudeEvidence,
     estimate_magnitude,
+    estimate_magnitude_marginal,
     log_posterior,
     log_posterior_reference,
     summarize,
@@ -161,3 +163,78 @@ def test_shared_offset_makes_stated_uncertainty_calibrated() -> None:
         z_without.append((without.magnitude - magnitude) / without.uncertainty)
     assert 0.6 <= float(np.std(z_with, ddof=1)) <= 1.5
     assert float(np.std(z_without, ddof=1)) > 2.0
+
+
+def _phones_xy(
+    magnitude: float, seed: int, n: int = 600, half_km: float = 30.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Phones uniform in a square around a source at (0, 0): (x, y, pga, triggered)."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-half_km, half_km, (2, n))
+    d = np.hypot(x, y)
+    ln_pga = ln_pga_median_ms2(magnitude, joyner_boore_km(d, magnitude)) + rng.normal(
+        0.0, P.phone_sigma_ln, n
+    )
+    pga = np.exp(ln_pga)
+    return x, y, pga, (pga > P.trigger_threshold_ms2) & (rng.random(n) < P.phone_efficiency)
+
+
+def _evidence_from(
+    x0: float, y0: float, x: np.ndarray, y: np.ndarray, pga: np.ndarray, trig: np.ndarray
+) -> MagnitudeEvidence:
+    d = np.hypot(x - x0, y - y0)
+    return MagnitudeEvidence(d[trig], pga[trig], d[~trig], np.ones((~trig).sum()))
+
+
+def test_marginal_over_one_epicentre_is_the_point_estimate() -> None:
+    x, y, pga, trig = _phones_xy(5.0, seed=3)
+    ev = _evidence_from(0.0, 0.0, x, y, pga, trig)
+    point = estimate_magnitude(
+        ev.trig_dist_km,
+        ev.trig_pga_ms2,
+        ev.silent_dist_km,
+        ev.silent_counts,
+        params=P,
+        false_trigger_prob=1e-4,
+        shared_offset=True,
+    )
+    marginal = estimate_magnitude_marginal(
+        [ev], np.zeros(1), params=P, false_trigger_prob=1e-4, shared_offset=True
+    )
+    assert marginal == point
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_marginal_over_the_epicentre_corrects_a_first_location_pulled_into_the_phones(
+    seed: int,
+) -> None:
+    """The hard case of docs/evaluation.md "Science II": a source outside the phone cloud
+    (phones 10-40 km east of it) located among the phones (15 km east). The point epicentre
+    puts the phones too close and M low with a tiny sd; candidates around it (a ring of 8 at
+    10 km, centre weighted as the 1-sd disc of a 2-D Gaussian) move M towards the truth and
+    state a wider sd, so the z-score shrinks."""
+    magnitude = 4.5
+    rng = np.random.default_rng(seed)
+    n = 200
+    x, y = rng.uniform(10.0, 40.0, n), rng.uniform(-15.0, 15.0, n)
+    d = np.hypot(x, y)
+    pga = np.exp(
+        ln_pga_median_ms2(magnitude, joyner_boore_km(d, magnitude))
+        + rng.normal(0.0, P.phone_sigma_ln, n)
+    )
+    trig = (pga > P.trigger_threshold_ms2) & (rng.random(n) < P.phone_efficiency)
+    x0 = 15.0
+    point_ev = _evidence_from(x0, 0.0, x, y, pga, trig)
+    point = estimate_magnitude_marginal([point_ev], np.zeros(1), params=P, false_trigger_prob=1e-4)
+    angles = np.arange(8) * np.pi / 4
+    cands = [point_ev] + [
+        _evidence_from(x0 + 10.0 * np.cos(a), 10.0 * np.sin(a), x, y, pga, trig) for a in angles
+    ]
+    w = np.log(np.r_[0.39, np.full(8, 0.61 / 8)])
+    marginal = estimate_magnitude_marginal(cands, w, params=P, false_trigger_prob=1e-4)
+    assert point.magnitude < magnitude - 0.25  # the wrong epicentre biases the point low
+    assert point.magnitude < marginal.magnitude < magnitude
+    assert marginal.uncertainty > 2.0 * point.uncertainty
+    z_point = (point.magnitude - magnitude) / point.uncertainty
+    z_marginal = (marginal.magnitude - magnitude) / marginal.uncertainty
+    assert abs(z_marginal) < 0.5 * abs(z_point)
