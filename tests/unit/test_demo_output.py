@@ -13,7 +13,9 @@ from crowdquake.services.replay import ReplayData
 from crowdquake.sim.catalog import Quake
 
 
-def _revision(t: datetime, lat: float, m: float, sd_m: float, sd_km: float, n: int) -> dict[str, object]:
+def _revision(
+    t: datetime, lat: float, m: float, sd_m: float, sd_km: float, n: int
+) -> dict[str, object]:
     return {
         "origin_time": t.isoformat(),
         "latitude": lat,
