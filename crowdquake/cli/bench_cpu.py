@@ -58,7 +58,8 @@ def _descendants(root: int) -> set[int]:
 
 
 def _backends_of(database: str) -> set[int]:
-    """PostgreSQL backends whose process title is ``postgres: <user> <database> <host> ...``."""
+    """PostgreSQL backends whose process title is ``postgres: [<cluster>:] <user> <database>
+    <host> ...`` (Debian's clusters set ``cluster_name``, e.g. ``15/main:``)."""
     found = set()
     for pid in _all_pids():
         try:
@@ -66,7 +67,7 @@ def _backends_of(database: str) -> set[int]:
         except (OSError, UnicodeDecodeError):
             continue
         words = title.split()
-        if len(words) >= 3 and words[0] == "postgres:" and words[2] == database:
+        if words[:1] == ["postgres:"] and database in words[2:4]:
             found.add(pid)
     return found
 

@@ -4,7 +4,11 @@ The load comes from wrk (a separate C process) with a Lua script that posts auth
 validated triggers with fresh UUIDs. Printed: the trivial endpoint's throughput (the framework
 ceiling of the same server in the same run), single-trigger requests/s and the ratio, p50/p99 at a
 paced rate, and batch triggers/s. Both processes share this machine's cores: figures are lower
-bounds for a real deployment. Last, the web-edge CPU per request of the trivial endpoint and of a
+bounds for a real deployment. The server runs as in production: PostgreSQL, and the after-commit
+hand-off to detection publishing to a Redis broker (no worker consumes it during the run). Each
+phase also reports the server's CPU per request (``bench_cpu``: the gunicorn processes and the
+database's PostgreSQL backends), which a busy machine disturbs less than requests per second.
+Last, the web-edge CPU per request of the trivial endpoint and of a
 single trigger through the lean path and the Flask views, measured in one process
 (``bench_ingest_edge``), which a busy machine disturbs far less.
 """
@@ -37,6 +41,9 @@ from crowdquake.storage.admin import recreate_postgres_database
 
 LUA = Path(__file__).with_name("bench_assets") / "ingest.lua"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crowdquake_bench"
+# The broker of the after-commit hand-off to detection, as in production (a Redis database of
+# its own: it is flushed; no worker consumes the queued runs during the benchmark).
+DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 
 
 @dataclass
@@ -139,6 +146,14 @@ def _trivial_script(workdir: Path) -> Path:
     show_default=True,
     help="PostgreSQL database to recreate for the run.",
 )
+@click.option(
+    "--redis-url",
+    envvar="CROWDQUAKE_BENCH_INGEST_REDIS_URL",
+    default=DEFAULT_REDIS,
+    show_default=True,
+    help="Redis database (flushed) for the Celery broker of the detection hand-off, as in "
+    "production; 'embedded' keeps the development default (a SQLite broker file).",
+)
 # 2 x 8 was the fastest single-trigger configuration on 2 cores (4x1, 4x4, 3x8, 4x8, 2x16 tried):
 # one process per core, threads so that concurrent requests share group commits.
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
@@ -161,6 +176,7 @@ def _trivial_script(workdir: Path) -> Path:
 )
 def bench_ingest(
     database_url: str,
+    redis_url: str,
     workers: int,
     threads: int,
     duration_s: int,
@@ -172,6 +188,11 @@ def bench_ingest(
 ) -> None:
     """Measure ingest against the framework ceiling of the same gunicorn + PostgreSQL server."""
     prepare_wrk_database(database_url, "ingest")
+    if redis_url != "embedded":
+        import redis
+
+        click.echo(f"flushing {redis_url}", err=True)
+        redis.Redis.from_url(redis_url).flushdb()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="crowdquake-bench-"))
@@ -184,6 +205,8 @@ def bench_ingest(
         "CROWDQUAKE_LOG_LEVEL": "WARNING",
         "CROWDQUAKE_INGEST_LEAN_PATH": str(ingest_path == "lean").lower(),
     }
+    if redis_url != "embedded":
+        env["CROWDQUAKE_BROKER_URL"] = env["CROWDQUAKE_RESULT_BACKEND"] = redis_url
     server = spawn(
         python_module(
             "crowdquake.cli",
@@ -203,8 +226,8 @@ def bench_ingest(
         tokens = register_devices(base, devices)
         wrk_threads = 2
         click.echo(
-            f"server: gunicorn {workers}x{threads} on {base}, ingest by the {ingest_path} path; "
-            f"load: wrk {wrk_threads} threads",
+            f"server: gunicorn {workers}x{threads} on {base}, ingest by the {ingest_path} path, "
+            f"detection hand-off broker {redis_url}; load: wrk {wrk_threads} threads",
             err=True,
         )
         # wrk is closed-loop: each connection waits `delay` after every answer, so aim a bit

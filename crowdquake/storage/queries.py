@@ -208,7 +208,7 @@ def _unnest_statement(
 # From this many rows on, a PostgreSQL insert through a staging table with COPY beats the unnest
 # statement: COPY's rows are encoded by psycopg's C code in binary, the arrays of the unnest form
 # as text in Python (about 20 us a row on the 2-core machine), at the price of one more round
-# trip (measured with `crowdquake bench ingest`, docs/operations.md).
+# trip (docs/operations.md, "Ingest: what a trigger write costs").
 COPY_MIN_ROWS = 16
 _COPY_STAGES = "crowdquake_copy_stages"  # connection info key: tables with a staging table
 
