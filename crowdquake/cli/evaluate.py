@@ -89,6 +89,12 @@ if TYPE_CHECKING:
     help="attacks: comma-separated numbers of honest active phones in the city.",
 )
 @click.option(
+    "--attack",
+    "attack_names",
+    multiple=True,
+    help="attacks: only these attacks (repeatable; default all, docs/evaluation.md).",
+)
+@click.option(
     "--from-partial",
     "partial_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -109,6 +115,7 @@ def evaluate(
     n_seeds: int,
     k_grid: str,
     backgrounds: str,
+    attack_names: tuple[str, ...],
     partial_path: Path | None,
 ) -> None:
     """Simulate the suite, replay every scenario through every method, print and save metrics."""
@@ -123,6 +130,7 @@ def evaluate(
             method_names,
             jobs,
             partial_path,
+            attack_names,
         )
         return
     from crowdquake.sim.harness import run_suite, select_indices
@@ -176,6 +184,7 @@ def _attacks(
     method_names: tuple[str, ...],
     jobs: int,
     partial_path: Path | None = None,
+    attack_names: tuple[str, ...] = (),
 ) -> None:
     import json
     from dataclasses import asdict
@@ -185,6 +194,14 @@ def _attacks(
         RunResult,
         run_attack_suite,
     )
+    from crowdquake.sim.attacks import ATTACKS
+
+    unknown = sorted(set(attack_names) - set(ATTACKS))
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: choose from {', '.join(ATTACKS)}", param_hint="--attack"
+        )
+    attacks = [a for a in ATTACKS if not attack_names or a in attack_names]
 
     try:
         ks = sorted({int(x) for x in k_grid.split(",") if x.strip()})
@@ -227,6 +244,7 @@ def _attacks(
         list(range(seed, seed + n_seeds)),
         k_grid=ks,
         backgrounds=bgs,
+        attacks=attacks,
         methods=methods,
         jobs=jobs,
         progress=log,

@@ -71,6 +71,7 @@ class DeviceIndex:
         self.dev_cell = np.array([self.cell_index[c] for c in device_cells], dtype=np.int64)
         prof = [self.profile(d) for d in devices.device_ids]
         self.dev_trust = np.array([pr.trust for pr in prof], dtype=float)
+        self.dev_registered_s = np.array([pr.registered_s for pr in prof], dtype=float)
         networks = [pr.network for pr in prof]
         self.dev_group = group_ids(networks) if prof else np.zeros(0, dtype=np.int64)
         self.group_of_network = {

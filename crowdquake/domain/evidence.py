@@ -8,7 +8,9 @@ For every estimate the detector publishes, ``assess_event`` weighs its member tr
    the device's heartbeat cell, or more than ``local_rate_max_per_device`` triggers of the
    device within the recent span (an impossible rate for a phone at rest).
 2. **Trusted evidence** = those weights with each network prefix and each registration burst
-   capped (``trust.capped_evidence``). Below ``min_trusted_evidence`` the event is held.
+   capped (``trust.capped_evidence``). Below ``min_trusted_evidence`` the event is held; so is
+   an event that established phones do not corroborate (``corroboration``), and members of a
+   campaign-like registration cohort (``cohorts``) lose their weight.
 3. **Trusted magnitude**: the magnitude estimator run on trusted members only (at most one per
    network and per burst: one witness each) with the trusted phones that stayed silent.
 4. **Silence of trusted phones**: with the alert magnitude (the smaller of the event's and the
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crowdquake.domain.cells import cell_center
-from crowdquake.domain.corroboration import corroborated
+from crowdquake.domain.corroboration import FEW_COHORTS, UNCORROBORATED, corroborated
 from crowdquake.domain.events import EventState
 from crowdquake.domain.geodesy import haversine_km
 from crowdquake.domain.magnitude import log10_prob_trigger
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
 HOLD_LOW_TRUST = "low_trust"  # too little trusted, independent evidence
 HOLD_SILENCE = "trusted_silence"  # trusted phones that should have felt it stayed silent
 HOLD_NO_MAGNITUDE = "no_trusted_magnitude"
-HOLD_UNCORROBORATED = "uncorroborated"  # established phones do not feel it (domain.corroboration)
+HOLD_UNCORROBORATED = UNCORROBORATED  # established phones do not feel it (domain.corroboration)
+HOLD_FEW_COHORTS = FEW_COHORTS  # established members from < 3 registration weeks (domain.cohorts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +138,15 @@ def assess_event(
     if evidence < p.min_trusted_evidence:
         # held whatever the rest says: skip the (costly) trusted magnitude and silence test
         return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_LOW_TRUST)
-    if not corroborated(assoc, ev, ids, networks, w, now_s):
-        return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_UNCORROBORATED)
+    verdict = corroborated(assoc, ev, ids, networks, w, now_s)
+    if verdict.reason is not None:
+        return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, verdict.reason)
+    if verdict.cohort_members.any():
+        # a campaign-like registration cohort is no independent witness (domain.cohorts)
+        w = np.where(verdict.cohort_members, 0.0, w)
+        evidence = capped_evidence(w, networks, bursts, p.network_cap, p.burst_cap)
+        if evidence < p.min_trusted_evidence:
+            return TrustAssessment(round(evidence, 3), 0.0, 0.0, 0.0, None, None, HOLD_LOW_TRUST)
 
     # trusted magnitude: the earliest witness per network and burst, trusted silent phones
     order = np.argsort(

@@ -121,6 +121,12 @@ class DetectionParams:
     corroboration_log10_p: float = -3.0  # Fisher test: fewer established members than this: held
     corroboration_bg_log10_p: float = -3.0  # established members above background: corroborated
     max_untrusted_share: float = 0.5  # ... else more members than this without trust: held
+    # registration cohorts (domain.cohorts): a campaign's devices registered in a narrow window
+    cohort_scan_widths_days: tuple[float, ...] = (1.0, 7.0, 30.0, 91.0)  # scanned windows
+    cohort_log10_p: float = -6.0  # a window's member excess below this / tests: a cohort
+    cohort_min_members: int = 3  # members a window needs to be a cohort
+    witness_cohort_days: float = 7.0  # registration weeks ...
+    min_witness_cohorts: int = 3  # ... the established members must span for an alert
 
     # --- bookkeeping ---
     confirm_min_triggers: int = 8  # Earthquake Network detections had >= 8 triggers

@@ -35,12 +35,15 @@ class DeviceProfile:
     """What the detector knows about a device beyond its position.
 
     ``trust`` is ``devices.reputation``; ``network`` the coarsened network prefix it registered
-    from ("" when unknown: then the device is its own group); ``burst`` its registration burst.
+    from ("" when unknown: then the device is its own group); ``burst`` its registration burst;
+    ``registered_s`` when it registered (Unix seconds; NaN when unknown: then it is its own
+    registration cohort, ``domain.cohorts``).
     """
 
     trust: float
     network: str = ""
     burst: str = ""
+    registered_s: float = math.nan
 
 
 def device_trust(

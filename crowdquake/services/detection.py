@@ -211,8 +211,9 @@ def load_devices(
     trust_all: bool = False,
 ) -> tuple[ActiveDevices, dict[str, DeviceProfile]]:
     """The active phones (blocked devices left out) and their trust profiles: reputation,
-    registration network prefix and registration burst (the UTC hour it registered in, known
-    only with a network prefix, i.e. for devices registered through the API). With
+    registration network prefix, registration burst (the UTC hour it registered in) and time,
+    the last two known only with a network prefix, i.e. for devices registered through the
+    API. With
     ``trust_all`` every device is its own network and burst (vetted phones)."""
     rows = session.execute(
         select(
@@ -236,7 +237,12 @@ def load_devices(
     profiles = {
         str(r.device_id): DeviceProfile(float(r.reputation))
         if trust_all or not r.network_prefix
-        else DeviceProfile(float(r.reputation), r.network_prefix, f"{r.created_at:%Y-%m-%dT%H}")
+        else DeviceProfile(
+            float(r.reputation),
+            r.network_prefix,
+            f"{r.created_at:%Y-%m-%dT%H}",
+            r.created_at.timestamp(),
+        )
         for r in rows
     }
     return (

@@ -65,6 +65,7 @@ TAIL_S = 120.0
 DAY_S = 86400.0
 OLD_SLEEPER_AGE_DAYS = 120.0  # past the trust ramp (90 days): full trust
 T_REF_S = 1.767e9  # 2026-01-02, a reference "now" for device ages
+REGISTRATION_STEP_S = 10.0  # the attacker's script registers a device every 10 s in a burst
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def honest_city(rng: np.random.Generator, n: int) -> tuple[Population, dict[str,
     nets = rng.integers(0, HONEST_NETWORKS, n)
     reg_hour = ((T_REF_S - age * DAY_S) // 3600).astype(np.int64)
     profiles = {
-        d: DeviceProfile(device_trust(a, h), f"net{k}", f"h{r}")
+        d: DeviceProfile(device_trust(a, h), f"net{k}", f"h{r}", T_REF_S - a * DAY_S)
         for d, a, h, k, r in zip(
             pop.device_ids,
             age.tolist(),
@@ -183,17 +184,24 @@ def honest_profile(device_id: str) -> DeviceProfile:
     hb_days = age * (0.3 + 0.7 * _unit(device_id, "hb"))
     net = int(_unit(device_id, "net") * HONEST_NETWORKS)
     reg_hour = int((T_REF_S - age * DAY_S) // 3600)
-    return DeviceProfile(device_trust(age, hb_days), f"net{net}", f"h{reg_hour}")
+    return DeviceProfile(
+        device_trust(age, hb_days), f"net{net}", f"h{reg_hour}", T_REF_S - age * DAY_S
+    )
 
 
 def attacker_profiles(spec: AttackSpec, ids: tuple[str, ...]) -> dict[str, DeviceProfile]:
     """The fake devices' profiles: the trust their age and daily heartbeats earn, round-robin
-    over the attacker's networks and bursts."""
+    over the attacker's networks and bursts. A burst is a registration hour (the key the
+    server stores): burst j registered ``age_days`` + j hours before the reference time, its
+    devices ``REGISTRATION_STEP_S`` apart (a script registering them one after the other)."""
     trust = device_trust(spec.age_days, spec.age_days)
-    return {
-        d: DeviceProfile(trust, f"atk-net{i % spec.n_networks}", f"atk-burst{i % spec.n_bursts}")
-        for i, d in enumerate(ids)
-    }
+    out: dict[str, DeviceProfile] = {}
+    for i, d in enumerate(ids):
+        j = i % spec.n_bursts
+        step = min((i // spec.n_bursts) * REGISTRATION_STEP_S, 3599.0)
+        reg_s = T_REF_S - spec.age_days * DAY_S - j * 3600.0 + step
+        out[d] = DeviceProfile(trust, f"atk-net{i % spec.n_networks}", f"atk-burst{j}", reg_s)
+    return out
 
 
 def _forged(
