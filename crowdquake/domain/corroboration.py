@@ -42,8 +42,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import hypergeom, poisson
 
+from crowdquake.domain.cohorts import (
+    SECONDS_PER_DAY,
+    distinct_cohorts,
+    in_windows,
+    overrepresented_windows,
+)
 from crowdquake.domain.detection import local_hour
-from crowdquake.domain.cohorts import SECONDS_PER_DAY, distinct_cohorts, in_windows, overrepresented_windows
 from crowdquake.domain.devices import DeviceIndex
 from crowdquake.domain.events import EventState
 from crowdquake.domain.geodesy import haversine_km

@@ -38,7 +38,7 @@ EPICENTRE = (34.05, -118.25)
 OFFSETS_KM = [(3, 1), (-4, 2), (6, -5), (-2, -7), (9, 4), (-8, -3), (12, -1), (1, 11)]
 
 
-@pytest.fixture
+@pytest.fixture(params=[BACKEND])  # the backend in the test id: the CI summary counts it
 def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     if BACKEND == "embedded":
         database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"

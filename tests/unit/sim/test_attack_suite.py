@@ -23,13 +23,13 @@ def test_bounded_attack_suite_ordering() -> None:
         [1],
         k_grid=(8, 64),
         backgrounds=(0, 2000),
-        attacks=("moveout", "burst_jitter", "sleepers"),
+        attacks=("moveout", "burst_jitter", "sleepers", "old_sleepers"),
         nights=(False,),
     )
     rows = result.smallest_k()
     text = table(result)
     assert "moveout" in text and "count_test" in text
-    for attack in ("moveout", "burst_jitter", "sleepers"):
+    for attack in ("moveout", "burst_jitter", "sleepers", "old_sleepers"):
         for honest in (0, 2000):
             # ours: no alert of any level, and nothing public (not held), at any k of the grid
             assert _k(rows, attack, honest, "crowdquake", "alert") == math.inf, text
@@ -41,6 +41,12 @@ def test_bounded_attack_suite_ordering() -> None:
     # sleepers (42 days, daily heartbeats, 32 prefixes and bursts): the naive rule publishes
     # them too; ours holds them (no established phone feels the forged shaking)
     assert _k(rows, "sleepers", 2000, "count_test", "public") <= 64, text
+    # old sleepers (120 days: full trust, 32 prefixes and bursts): the naive rule alerts them
+    # with no honest phone around and publishes them among 2,000; ours holds them (their
+    # registration cohort stands out against the honest phones' ages, and without honest
+    # phones the members span too few registration weeks: docs/science.md 7b)
+    assert _k(rows, "old_sleepers", 0, "count_test", "take_action") <= 64, text
+    assert _k(rows, "old_sleepers", 2000, "count_test", "public") <= 64, text
 
 
 def test_a_cut_short_grid_is_tabulated_from_its_saved_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
