@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from crowdquake.cli.common import free_port, stop, wait_ready
 from crowdquake.storage import migrate, models
+from crowdquake.storage.queries import COPY_MIN_ROWS
 from crowdquake.storage.session import make_engine
 from tests.functional.live import fresh_pg_database, start
 
@@ -218,3 +219,49 @@ def test_concurrent_single_triggers_are_each_stored_once(threaded_server: dict[s
         assert flushed is not None and float(flushed.group(1)) >= 120
     else:
         assert flushed is None or float(flushed.group(1)) == 0  # SQLite: no group commit
+
+
+def test_large_batches_are_all_or_nothing_over_http(live_server: dict[str, Any]) -> None:
+    """Batches of COPY_MIN_ROWS and more take the COPY path on PostgreSQL (the served app's
+    connections have the staging table): same answers, rows and rollback as the statement."""
+    engine = live_server["engine"]
+    n = COPY_MIN_ROWS + 4
+    with httpx.Client(base_url=live_server["base"] + "/api/v1", timeout=10) as http:
+        device = http.post(
+            "/devices", json={"platform": "ios", "app_version": "2.1", "model_version": "cq-edge-1"}
+        )
+        auth = {"Authorization": f"Bearer {device.json()['token']}"}
+        batch = [_trigger(latitude=35.0 + i * 0.01) for i in range(n)]
+        before = _counts(engine)["triggers"]
+        first = http.post("/triggers:batch", headers=auth, json={"triggers": batch})
+        assert first.status_code == 201, first.text
+        assert [t["created"] for t in first.json()["triggers"]] == [True] * n
+        assert _counts(engine)["triggers"] == before + n
+        replay = http.post("/triggers:batch", headers=auth, json={"triggers": batch})
+        assert replay.status_code == 200
+        assert [t["created"] for t in replay.json()["triggers"]] == [False] * n
+        # One reused id with another body: 409, and none of the new rows is stored.
+        fresh = [_trigger() for _ in range(n - 1)]
+        conflict = http.post(
+            "/triggers:batch",
+            headers=auth,
+            json={"triggers": [*fresh, {**batch[3], "score": 0.11}]},
+        )
+        assert conflict.status_code == 409, conflict.text
+        assert _counts(engine)["triggers"] == before + n
+        # Half replays, half new: only the new half is created.
+        mixed = batch[: n // 2] + fresh[: n - n // 2]
+        answer = http.post("/triggers:batch", headers=auth, json={"triggers": mixed})
+        assert answer.status_code == 201
+        created = [t["created"] for t in answer.json()["triggers"]]
+        assert created == [False] * (n // 2) + [True] * (n - n // 2)
+        assert _counts(engine)["triggers"] == before + n + n - n // 2
+        with engine.connect() as conn:
+            stored = dict(
+                conn.execute(
+                    select(models.Trigger.id, models.Trigger.lat_deg).where(
+                        models.Trigger.id.in_([uuid.UUID(t["id"]) for t in batch])
+                    )
+                ).all()
+            )
+        assert {str(k): v for k, v in stored.items()} == {t["id"]: t["latitude"] for t in batch}
